@@ -1,0 +1,51 @@
+"""Every namespace and IRI base partnership-kg uses, in one place."""
+
+from __future__ import annotations
+
+from rdflib import Namespace
+from rdflib.namespace import DCAT, DCTERMS, FOAF, ORG, OWL, PROV, QB, RDF, RDFS, SH, SKOS, TIME, VOID, XSD
+
+HSCP_IRI = "https://w3id.org/hscp/def#"
+ONTOLOGY_IRI = "https://w3id.org/hscp/def"
+DEFAULT_BASE_IRI = "https://w3id.org/hscp/id/"
+
+HSCP = Namespace(HSCP_IRI)
+SCHEMA = Namespace("https://schema.org/")
+WD = Namespace("http://www.wikidata.org/entity/")
+SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
+DCT = DCTERMS
+
+# Named graphs inside a build (graph.nq). Their IRIs hang off the dataset base so they
+# move with KG_BASE_IRI; see kg.mapping.graph_iri.
+GRAPH_NAMES = ("ontology", "data", "inferred", "metadata")
+
+PREFIXES = {
+    "hscp": HSCP,
+    "org": ORG,
+    "prov": PROV,
+    "skos": SKOS,
+    "dct": DCTERMS,
+    "dcat": DCAT,
+    "void": VOID,
+    "qb": QB,
+    "time": TIME,
+    "foaf": FOAF,
+    "schema": SCHEMA,
+    "owl": OWL,
+    "rdf": RDF,
+    "rdfs": RDFS,
+    "xsd": XSD,
+    "sh": SH,
+    "sd": SD,
+}
+
+
+def bind_prefixes(graph) -> None:
+    """Bind the project's prefixes on an rdflib graph (for readable serialisations)."""
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace, override=True)
+
+
+def sparql_prologue() -> str:
+    """PREFIX lines for every namespace in PREFIXES (used by the CLI and the editor)."""
+    return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())

@@ -1,0 +1,142 @@
+"""Settings: declared once with default and help, read from the environment (prefix KG_) here only."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import ConfigurationError
+from .namespaces import DEFAULT_BASE_IRI
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_CHECKOUT_DIR = _PACKAGE_DIR.parent
+
+
+def resource_dir(name: str) -> Path:
+    """Where a bundled folder (``ontology``, ``queries`` or ``data``) lives.
+
+    A checkout's top-level folder wins; an installed wheel carries copies in ``kg/_data``.
+    Nothing else in the code knows these paths.
+    """
+    checkout = _CHECKOUT_DIR / name
+    if checkout.is_dir() and (_CHECKOUT_DIR / "pyproject.toml").is_file():
+        return checkout
+    return _PACKAGE_DIR / "_data" / name
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+    kind: type = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("base_iri", DEFAULT_BASE_IRI, "Base IRI of the instance data; every resource IRI starts with it."),
+    Setting("data_dir", None, "Folder of case-data CSV files (default: the bundled data/).", Path),
+    Setting("build_dir", Path("build"), "Folder a build is written to and read from.", Path),
+    Setting("ontology_dir", None, "Folder holding hscp.ttl, schemes/ and shapes.ttl (default: bundled).", Path),
+    Setting("queries_dir", None, "Folder of canned queries, one .rq file each (default: bundled).", Path),
+    Setting("store", "oxigraph", "Store backend: 'oxigraph', 'oxigraph:PATH', 'rdflib', or 'sparql+http(s)://…'."),
+    Setting("store_update_url", None, "Remote store: SPARQL Update endpoint used by 'kg push' (default: the query URL)."),
+    Setting("store_user", None, "Remote store: user name for updates (digest or basic auth)."),
+    Setting("store_password", None, "Remote store: password for updates."),
+    Setting("query_timeout", 10.0, "Seconds a query may run before it is stopped.", float),
+    Setting("row_limit", 10000, "Most result rows returned; more are cut and the cut is declared.", int),
+    Setting("workers", 2, "Query worker processes kept warm for the embedded stores.", int),
+    Setting("max_query_bytes", 65536, "Largest SPARQL request body accepted, in bytes.", int),
+    Setting("update_token", None, "Bearer token that enables SPARQL Update on /sparql (off when unset)."),
+    Setting("reasoner", "auto", "'hermit', 'owlrl' or 'auto' (HermiT when java is on PATH, else OWL-RL)."),
+    Setting("java", "java", "The java executable HermiT runs with."),
+    Setting("host", "127.0.0.1", "Address 'kg serve' listens on."),
+    Setting("port", 5000, "Port 'kg serve' listens on.", int),
+    Setting("threads", 8, "Request threads of the production server.", int),
+    Setting("public_url", None, "Public base URL of the web app, when it is behind a proxy."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _convert(setting: Setting, raw: object) -> object:
+    if raw is None or setting.kind is str or isinstance(raw, setting.kind):
+        return raw
+    try:
+        return setting.kind(raw)
+    except (TypeError, ValueError):
+        env = "KG_" + setting.name.upper()
+        raise ConfigurationError(
+            f"{env}={raw!r} is not a valid {setting.kind.__name__}: {setting.help}"
+        ) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    base_iri: str = DEFAULT_BASE_IRI
+    data_dir: Path | None = None
+    build_dir: Path = Path("build")
+    ontology_dir: Path | None = None
+    queries_dir: Path | None = None
+    store: str = "oxigraph"
+    store_update_url: str | None = None
+    store_user: str | None = None
+    store_password: str | None = None
+    query_timeout: float = 10.0
+    row_limit: int = 10000
+    workers: int = 2
+    max_query_bytes: int = 65536
+    update_token: str | None = None
+    reasoner: str = "auto"
+    java: str = "java"
+    host: str = "127.0.0.1"
+    port: int = 5000
+    threads: int = 8
+    public_url: str | None = None
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, _convert(_BY_NAME[field.name], getattr(self, field.name)))
+        if not self.base_iri.endswith(("/", "#")):
+            raise ConfigurationError(f"KG_BASE_IRI must end with '/' or '#', got {self.base_iri!r}.")
+        if self.query_timeout <= 0:
+            raise ConfigurationError("KG_QUERY_TIMEOUT must be a positive number of seconds.")
+        if self.row_limit <= 0:
+            raise ConfigurationError("KG_ROW_LIMIT must be a positive whole number.")
+        if self.workers < 1:
+            raise ConfigurationError("KG_WORKERS must be at least 1.")
+        if self.reasoner not in ("auto", "hermit", "owlrl"):
+            raise ConfigurationError(f"KG_REASONER must be 'auto', 'hermit' or 'owlrl', got {self.reasoner!r}.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Settings from ``KG_*`` variables; keyword overrides (e.g. CLI flags) win when not None."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for setting in SETTINGS:
+            raw = environ.get("KG_" + setting.name.upper())
+            if raw not in (None, ""):
+                values[setting.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - set(_BY_NAME)
+        if unknown:
+            raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    # Resolved folders -------------------------------------------------------------------
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir or resource_dir("data")
+
+    @property
+    def ontology_path(self) -> Path:
+        return self.ontology_dir or resource_dir("ontology")
+
+    @property
+    def queries_path(self) -> Path:
+        return self.queries_dir or resource_dir("queries")
