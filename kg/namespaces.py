@@ -15,9 +15,17 @@ WD = Namespace("http://www.wikidata.org/entity/")
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 DCT = DCTERMS
 
-# Named graphs inside a build (graph.nq). Their IRIs hang off the dataset base so they
-# move with KG_BASE_IRI; see kg.mapping.graph_iri.
+# Named graphs inside a build (graph.nq): the TBox and schemes, the mapped case data, what the
+# reasoner inferred, and the dataset's own VoID/DCAT description.
+GRAPH_BASE = "https://w3id.org/hscp/graph/"
 GRAPH_NAMES = ("ontology", "data", "inferred", "metadata")
+
+
+def graph_iri(name: str) -> str:
+    """IRI of one of the build's named graphs (``name`` in GRAPH_NAMES)."""
+    if name not in GRAPH_NAMES:
+        raise ValueError(f"no named graph {name!r}; the graphs are {', '.join(GRAPH_NAMES)}")
+    return GRAPH_BASE + name
 
 PREFIXES = {
     "hscp": HSCP,

@@ -1,0 +1,670 @@
+"""Case files -> typed records: every table, column and rule of the case data, declared once.
+
+The case data is a folder of CSV files, one table per kind, written by hand in a
+spreadsheet. This module reads them into typed :class:`Record` objects and reports every
+problem of a run at once as a :class:`~kg.errors.CaseDataError` whose lines read
+``FILE:ROW: column 'NAME': what is wrong and what is allowed``. There is no RDF here: the
+allowed values of concept columns come in as plain sets of slugs (see
+:mod:`kg.vocabulary`), and :mod:`kg.mapping` turns records into a graph.
+
+>>> from kg.casedata import TABLES
+>>> TABLES["partnerships"].columns[0].name
+'id'
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import io
+import re
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import CaseDataError, CaseDataProblem
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_BAD_IRI_CHARS = re.compile(r'[\s<>"{}|\\^`]')
+SEPARATOR = ";"
+CONFIDENCE_LEVELS = ("confirmed", "partial", "unverified")
+SOURCE_KINDS = ("article", "book", "chapter", "thesis", "report", "web-page", "slides", "blog-post", "legislation", "dataset")
+STATEMENT_KINDS = ("stated-aim", "observed-driver")
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class PartialDate:
+    """A date known to the year, the month or the day, as sources give them."""
+
+    year: int
+    month: int | None = None
+    day: int | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.year:04d}"
+        if self.month is not None:
+            text += f"-{self.month:02d}"
+            if self.day is not None:
+                text += f"-{self.day:02d}"
+        return text
+
+    @property
+    def precision(self) -> str:
+        return "day" if self.day is not None else "month" if self.month is not None else "year"
+
+    @property
+    def earliest(self) -> tuple[int, int, int]:
+        return (self.year, self.month or 1, self.day or 1)
+
+    @property
+    def latest(self) -> tuple[int, int, int]:
+        return (self.year, self.month or 12, self.day or 31)
+
+
+# --- column types ---------------------------------------------------------------------------
+
+
+class Problem(ValueError):
+    """A cell's value is not allowed; the message says what is allowed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnType:
+    """How a cell is parsed: ``parse(text) -> value`` raises :class:`Problem`."""
+
+    name: str
+    description: str
+    example: str
+    parse: Callable[[str], Any]
+    ref: str | None = None  # table the value(s) point into
+    scheme: str | None = None  # concept scheme the value(s) come from
+    many: bool = False
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _slug(value: str) -> str:
+    if not SLUG.match(value):
+        raise Problem(
+            f"'{value}' is not a valid id: use lower-case letters, digits and single hyphens "
+            "(for example 'torbay-care-trust')"
+        )
+    return value
+
+
+def _date(value: str) -> PartialDate:
+    match = _DATE.match(value)
+    if not match:
+        raise Problem(f"'{value}' is not a date: write YYYY, YYYY-MM or YYYY-MM-DD (for example 2005-10-01)")
+    year, month, day = (int(g) if g else None for g in match.groups())
+    if month is not None and not 1 <= month <= 12:
+        raise Problem(f"'{value}' has no month {month}: months run from 01 to 12")
+    if day is not None:
+        try:
+            datetime.date(year, month, day)
+        except ValueError:
+            raise Problem(f"'{value}' is not a day of the calendar") from None
+    return PartialDate(year, month, day)
+
+
+def _year(value: str) -> int:
+    if not re.fullmatch(r"\d{4}", value):
+        raise Problem(f"'{value}' is not a year: write four digits, for example 2010")
+    return int(value)
+
+
+def _integer(value: str) -> int:
+    if not re.fullmatch(r"[+-]?\d+", value):
+        raise Problem(f"'{value}' is not a whole number: write digits only, for example 3")
+    return int(value)
+
+
+def _decimal(value: str) -> Decimal:
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", value):
+        raise Problem(
+            f"'{value}' is not a number: write digits with an optional decimal point and no "
+            "thousands separators or units, for example 3800000000"
+        )
+    try:
+        return Decimal(value)
+    except InvalidOperation:  # pragma: no cover - the pattern above already checks
+        raise Problem(f"'{value}' is not a number") from None
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or _BAD_IRI_CHARS.search(value):
+        raise Problem(
+            f"'{value}' is not a web address: write a full http:// or https:// URL without spaces"
+        )
+    return value
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("yes", "no"):
+        return lowered == "yes"
+    raise Problem(f"'{value}' is not yes or no")
+
+
+def _doi(value: str) -> str:
+    if not re.fullmatch(r"10\.\d{4,9}/\S+", value):
+        raise Problem(f"'{value}' is not a DOI: write it as 10.NNNN/suffix, without https://doi.org/")
+    return value
+
+
+def _one_of(noun: str, allowed: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in allowed:
+            raise Problem(f"'{value}' is not {noun}: use one of {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+def _matching(pattern: str, noun: str, example: str) -> Callable[[str], str]:
+    compiled = re.compile(pattern)
+
+    def parse(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise Problem(f"'{value}' is not {noun}: write e.g. {example}")
+        return value
+
+    return parse
+
+
+def _domain(value: str) -> tuple[str, str]:
+    scheme, sep, slug = value.partition(":")
+    if not sep or not SLUG.match(scheme) or not SLUG.match(slug):
+        raise Problem(
+            f"'{value}' is not an outcome domain: write scheme:concept, for example ascof-2011:safeguarding"
+        )
+    return scheme, slug
+
+
+TEXT = ColumnType("text", "free text", "Torbay Care Trust", _text)
+TEXTS = ColumnType("texts", "free texts separated by ';'", "POET; Partnership Outcomes Evaluation Toolkit", _text, many=True)
+ID = ColumnType("id", "an id: lower-case letters, digits and single hyphens, unique in the table", "torbay-care-trust", _slug)
+DATE = ColumnType("date", "a date: YYYY, YYYY-MM or YYYY-MM-DD, as precise as the source", "2005-10", _date)
+YEAR = ColumnType("year", "a year, four digits", "2010", _year)
+INTEGER = ColumnType("integer", "a whole number", "2", _integer)
+DECIMAL = ColumnType("decimal", "a number, no units or thousands separators", "3800000000", _decimal)
+URL = ColumnType("url", "a full http(s) web address", "https://www.ijic.org/articles/10.5334/ijic.246/", _url)
+BOOL = ColumnType("yes/no", "yes or no", "yes", _bool)
+DOI = ColumnType("doi", "a DOI without the resolver prefix", "10.5334/ijic.246", _doi)
+DOMAIN = ColumnType(
+    "outcome domain",
+    "scheme:concept, an outcome domain from one of the outcome frameworks",
+    "ascof-2011:safeguarding",
+    _domain,
+)
+
+
+def ref(table: str, example: str, many: bool = False) -> ColumnType:
+    noun = f"ids from {table}.csv" + (" separated by ';'" if many else "")
+    return ColumnType("ids" if many else "id", noun if many else f"an id from {table}.csv", example, _slug, ref=table, many=many)
+
+
+def concept(scheme: str, example: str, many: bool = False) -> ColumnType:
+    noun = f"concepts of the '{scheme}' scheme" + (" separated by ';'" if many else "")
+    return ColumnType("concepts" if many else "concept", noun if many else f"a concept of the '{scheme}' scheme", example, _slug, scheme=scheme, many=many)
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    required: bool
+    help: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    name: str
+    kind: str  # the IRI kind of its rows (kg.mapping mints BASE{kind}/{id})
+    help: str
+    columns: tuple[Column, ...]
+    required: bool = False  # must the file exist?
+    claims: bool = True  # does every row state a claim (source + confidence)?
+    one_of: tuple[str, ...] = ()  # exactly one of these columns must be filled
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.csv"
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _c(name: str, type_: ColumnType, required: bool = False, help: str = "") -> Column:
+    return Column(name, type_, required, help)
+
+
+def _claim_columns() -> tuple[Column, ...]:
+    return (
+        _c("source", ref("sources", "glasby-dickinson-2008-ijic", many=True), True, "the source(s) stating this row"),
+        _c("confidence", concept("confidence", "confirmed"), True,
+           "confirmed: seen in the cited source; partial: secondary source, truncated text or inference; "
+           "unverified: not confirmed, from general knowledge or a summary only"),
+        _c("note", TEXT, False, "anything a reader should know about this row (e.g. 'analyst's label')"),
+    )
+
+
+def _table(name, kind, help, *columns, required=False, claims=True, one_of=()):
+    cols = (_c("id", ID, True, "the row's id; the resource's IRI ends with it"), *columns)
+    if claims:
+        cols = (*cols, *_claim_columns())
+    return Table(name, kind, help, cols, required, claims, one_of)
+
+
+SUBJECT_COLUMNS = (
+    _c("partnership", ref("partnerships", "torbay-care-trust"), False, "the partnership the claim is about"),
+    _c("form", ref("forms", "care-trust"), False, "or: the partnership form (policy) the claim is about"),
+)
+PERIOD_COLUMNS = (
+    _c("start", DATE, False, "start of the period the claim holds for"),
+    _c("end", DATE, False, "end of that period"),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        _table(
+            "sources", "source", "Bibliographic sources that rows cite. Confidence here is how far the citation details are verified.",
+            _c("kind", ColumnType("kind", "one of: " + ", ".join(SOURCE_KINDS), "article", _one_of("a kind of source", SOURCE_KINDS)), True, "what kind of document"),
+            _c("citation", TEXT, True, "the full citation as it should be printed"),
+            _c("year", YEAR, False, "year of publication"),
+            _c("url", ColumnType("urls", "full http(s) web addresses separated by ';'", "https://pmc.ncbi.nlm.nih.gov/articles/PMC3111890", _url, many=True), False, "where it can be read"),
+            _c("doi", DOI, False, "its DOI"),
+            _c("confidence", concept("confidence", "confirmed"), True, "how far the bibliographic details are verified"),
+            _c("note", TEXT, False, "anything a reader should know"),
+            required=True,
+            claims=False,
+        ),
+        _table(
+            "jurisdictions", "jurisdiction", "Countries and nations whose partnerships are compared.",
+            _c("label", TEXT, True, "its English name"),
+            _c("iso_code", ColumnType("ISO 3166 code", "an ISO 3166-1 alpha-2 or ISO 3166-2 code", "GB-SCT", _matching(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", "an ISO 3166 code", "SE or GB-SCT")), True, "its ISO 3166 code"),
+            _c("parent", ref("jurisdictions", "united-kingdom"), False, "the jurisdiction it is part of"),
+            _c("wikidata", ColumnType("Wikidata IRI", "a Wikidata entity IRI", "http://www.wikidata.org/entity/Q22", _matching(r"http://www\.wikidata\.org/entity/Q\d+", "a Wikidata entity IRI", "http://www.wikidata.org/entity/Q22")), False, "the same place in Wikidata"),
+            required=True,
+        ),
+        _table(
+            "legislation", "legislation", "Acts, sections and regulations that enable partnership forms.",
+            _c("label", TEXT, True, "its short title, with the section"),
+            _c("iri", URL, False, "its legislation.gov.uk identifier, e.g. http://www.legislation.gov.uk/id/ukpga/1999/8/section/31"),
+            _c("jurisdiction", ref("jurisdictions", "england"), True, "where it applies"),
+            _c("date", DATE, False, "when it was enacted or made"),
+        ),
+        _table(
+            "forms", "partnership-form", "Partnership forms: the kinds of arrangement that policy and law provide for.",
+            _c("label", TEXT, True, "its name"),
+            _c("definition", TEXT, True, "what it is, in a sentence"),
+            _c("jurisdiction", ref("jurisdictions", "england"), True, "where the form exists"),
+            _c("legislation", ref("legislation", "health-act-1999-s31", many=True), False, "what enables it"),
+            _c("broader", ref("forms", "section-75-arrangement"), False, "the broader form it is a kind of"),
+            _c("legal_entity", BOOL, True, "do its instances have legal personality (yes: statutory bodies)"),
+            required=True,
+        ),
+        _table(
+            "organisations", "organisation", "Organisations that are members of partnerships or develop evaluation designs.",
+            _c("label", TEXT, True, "its name"),
+            _c("alt_labels", TEXTS, False, "other names"),
+            _c("sector", concept("sector", "health;social-care", many=True), True, "its sector(s)"),
+            _c("jurisdiction", ref("jurisdictions", "england"), False, "where it operates"),
+            _c("start", DATE, False, "when it was set up"),
+            _c("end", DATE, False, "when it ceased"),
+            _c("homepage", URL, False, "its web site"),
+        ),
+        _table(
+            "partnerships", "partnership", "Partnerships: each a real instance of a form, in one jurisdiction.",
+            _c("label", TEXT, True, "its name"),
+            _c("alt_labels", TEXTS, False, "other names"),
+            _c("form", ref("forms", "care-trust"), True, "its form"),
+            _c("jurisdiction", ref("jurisdictions", "england"), True, "where it is"),
+            _c("legal_entity", BOOL, True, "yes: a statutory body with legal personality; no: a collaboration"),
+            _c("start", DATE, False, "when it was established"),
+            _c("end", DATE, False, "when it ended"),
+            _c("description", TEXT, False, "what it does, in a sentence or two"),
+            _c("homepage", URL, False, "its web site"),
+            required=True,
+        ),
+        _table(
+            "memberships", "membership", "Which organisation took part in which partnership, in what role, when.",
+            _c("partnership", ref("partnerships", "torbay-care-trust"), True, "the partnership"),
+            _c("organisation", ref("organisations", "torbay-council"), True, "the member organisation"),
+            _c("role", concept("role", "member"), True, "its role in the partnership"),
+            *PERIOD_COLUMNS,
+        ),
+        _table(
+            "changes", "change", "Renamings, mergers, designations and abolitions of organisations and partnerships.",
+            _c("kind", concept("change-kind", "rename"), True, "what kind of change"),
+            _c("date", DATE, True, "when it took effect"),
+            _c("original", ColumnType("ids", "ids from organisations.csv or partnerships.csv separated by ';'", "sandwell-mh-trust", _slug, ref="organisations|partnerships", many=True), False, "what existed before"),
+            _c("resulting", ColumnType("ids", "ids from organisations.csv or partnerships.csv separated by ';'", "black-country-partnership-ft", _slug, ref="organisations|partnerships", many=True), False, "what existed after"),
+            _c("label", TEXT, True, "the change, in a few words"),
+        ),
+        _table(
+            "observations", "observation",
+            "Situated observations of a partnership or form on one dimension (governance mode, frame, integration level) for a period, from a source.",
+            *SUBJECT_COLUMNS,
+            _c("dimension", concept("dimension", "governance-mode"), True, "what is observed"),
+            _c("value", ColumnType("concept", "a concept of the dimension's scheme (governance-mode, frame, leutz-level or rainbow-model)", "network", _slug), True, "the observed value"),
+            *PERIOD_COLUMNS,
+            _c("observer", TEXT, False, "who made the observation"),
+            one_of=("partnership", "form"),
+        ),
+        _table(
+            "statements", "statement", "Stated aims and observed drivers of a partnership or form, side by side.",
+            *SUBJECT_COLUMNS,
+            _c("kind", ColumnType("kind", "stated-aim or observed-driver", "stated-aim", _one_of("a kind of statement", STATEMENT_KINDS)), True, "an aim the partnership states, or a driver observers found"),
+            _c("statement", TEXT, True, "the aim or driver in a sentence"),
+            _c("domain", DOMAIN, False, "the outcome domain the aim concerns"),
+            _c("frame", concept("frame", "third-way"), False, "the frame the statement expresses"),
+            one_of=("partnership", "form"),
+        ),
+        _table(
+            "outcomes", "outcome", "Evidence about a partnership's or form's effect on an outcome domain.",
+            *SUBJECT_COLUMNS,
+            _c("domain", DOMAIN, True, "the outcome domain"),
+            _c("direction", concept("direction", "unclear"), True, "direction of the effect"),
+            _c("measure", TEXT, True, "what was measured or found, in a sentence"),
+            _c("method", TEXT, False, "how (study design)"),
+            *PERIOD_COLUMNS,
+            _c("evaluation", ref("evaluations", "poet-sandwell"), False, "the evaluation that produced it"),
+            one_of=("partnership", "form"),
+        ),
+        _table(
+            "indicators", "indicator", "Numeric facts (budgets, populations, counts) as statistical observations.",
+            *SUBJECT_COLUMNS,
+            _c("jurisdiction", ref("jurisdictions", "scotland"), False, "or: the jurisdiction the number is about"),
+            _c("indicator", concept("indicator", "budget"), True, "what is counted or measured"),
+            _c("value", DECIMAL, True, "the number"),
+            _c("unit", concept("unit", "gbp"), True, "its unit"),
+            _c("period", TEXT, True, "the period it refers to, e.g. 2015/16 or 2016"),
+            one_of=("partnership", "form", "jurisdiction"),
+        ),
+        _table(
+            "evaluation-designs", "evaluation-design", "Evaluation designs and toolkits (e.g. POET).",
+            _c("label", TEXT, True, "its name or acronym"),
+            _c("alt_labels", TEXTS, False, "other names and expansions"),
+            _c("description", TEXT, False, "what it is"),
+            _c("developer", ref("organisations", "hsmc"), False, "who built it"),
+            _c("year", YEAR, False, "when it was introduced"),
+            _c("purpose", concept("evaluation-purpose", "formative", many=True), False, "formative and/or summative"),
+            _c("dimension", concept("evaluation-dimension", "process;outcome", many=True), False, "process and/or outcome"),
+            _c("revision_of", ref("evaluation-designs", "poet"), False, "the design it revises"),
+            _c("homepage", URL, False, "its web page"),
+        ),
+        _table(
+            "instruments", "instrument", "The instruments of an evaluation design (survey, schedule, ...).",
+            _c("design", ref("evaluation-designs", "poet"), True, "the design it belongs to"),
+            _c("label", TEXT, True, "its name"),
+            _c("description", TEXT, False, "what it asks and how"),
+            _c("respondents", concept("respondent-group", "staff"), False, "who answers it"),
+            _c("stage", INTEGER, False, "its stage in the design (1, 2, ...)"),
+            _c("method", TEXT, False, "e.g. online survey, research schedule"),
+        ),
+        _table(
+            "evaluations", "evaluation", "Applications of an evaluation design to a partnership.",
+            _c("label", TEXT, True, "a short title"),
+            _c("design", ref("evaluation-designs", "poet"), True, "the design used"),
+            _c("partnership", ref("partnerships", "sandwell-integrated-support-service"), True, "the partnership evaluated"),
+            *PERIOD_COLUMNS,
+        ),
+    )
+}
+
+# observations.value is checked against the scheme its dimension names
+DIMENSION_SCHEMES = {
+    "governance-mode": "governance-mode",
+    "frame": "frame",
+    "integration-level": "leutz-level",
+    "integration-dimension": "rainbow-model",
+}
+OUTCOME_SCHEMES = ("green-paper-2005", "ascof-2011", "care-act-2014")
+
+
+# --- records ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """One row of a case file, typed. ``row`` is the spreadsheet row (the header is row 1)."""
+
+    table: str
+    path: str
+    row: int
+    id: str
+    values: Mapping[str, Any]
+
+    def get(self, column: str, default: Any = None) -> Any:
+        value = self.values.get(column)
+        return default if value is None or value == () else value
+
+    def __getitem__(self, column: str) -> Any:
+        return self.values[column]
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseData:
+    """All tables of a case-data folder, typed and cross-checked."""
+
+    folder: Path
+    tables: Mapping[str, tuple[Record, ...]]
+
+    def __getitem__(self, table: str) -> tuple[Record, ...]:
+        return self.tables.get(table, ())
+
+    def records(self) -> Iterable[Record]:
+        for name in TABLES:
+            yield from self[name]
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(self[name]) for name in TABLES if self[name]}
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def _decode(raw: bytes, path: str, problems: list[CaseDataProblem]) -> str | None:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        problems.append(
+            CaseDataProblem(
+                path, line, None,
+                f"the file is not UTF-8 text (byte 0x{raw[err.start]:02x} cannot be read): "
+                "save it from the spreadsheet as 'CSV UTF-8'",
+            )
+        )
+        return None
+
+
+def read_table(table: Table, text: str, path: str, problems: list[CaseDataProblem],
+               vocabularies: Mapping[str, frozenset[str]]) -> list[Record]:
+    """Parse one table's text into records; append every problem found to ``problems``."""
+    rows = list(csv.reader(io.StringIO(text, newline=""), strict=False))
+    # trailing (and interior) rows where every cell is empty are what spreadsheets leave behind
+    numbered = [(i + 1, r) for i, r in enumerate(rows)]
+    numbered = [(n, r) for n, r in numbered if any(cell.strip() for cell in r)]
+    if not numbered:
+        problems.append(CaseDataProblem(path, None, None,
+                                        f"the file is empty: it needs a header row ({', '.join(c.name for c in table.columns)})"))
+        return []
+    header_row, header = numbered[0]
+    header = [h.strip() for h in header]
+    known = {c.name for c in table.columns}
+    ok = True
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            problems.append(CaseDataProblem(path, header_row, name, "the column appears twice in the header: keep one"))
+            ok = False
+        seen.add(name)
+        if name and name not in known:
+            problems.append(CaseDataProblem(path, header_row, name,
+                                            f"unknown column: {table.filename} has the columns {', '.join(c.name for c in table.columns)}"))
+            ok = False
+        if not name:
+            problems.append(CaseDataProblem(path, header_row, None, "a column has no name in the header: name it or delete it"))
+            ok = False
+    for column in table.columns:
+        if column.required and column.name not in header:
+            problems.append(CaseDataProblem(path, header_row, column.name,
+                                            f"missing column: add a '{column.name}' column ({column.type.description})"))
+            ok = False
+    if header and header[0] != "id" and "id" in header:
+        problems.append(CaseDataProblem(path, header_row, "id", "the 'id' column must come first"))
+    if not ok:
+        return []
+
+    records: list[Record] = []
+    for row_number, cells in numbered[1:]:
+        if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
+            problems.append(CaseDataProblem(path, row_number, None,
+                                            f"the row has {len(cells)} cells but the header has {len(header)} columns: "
+                                            "a value may contain an unquoted comma"))
+            continue
+        raw = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header)}
+        values: dict[str, Any] = {}
+        for column in table.columns:
+            values[column.name] = _parse_cell(column, raw.get(column.name, ""), path, row_number, problems, vocabularies)
+        records.append(Record(table.name, path, row_number, values.get("id") or raw.get("id", ""), values))
+    return records
+
+
+def _parse_cell(column: Column, text: str, path: str, row: int, problems: list[CaseDataProblem],
+                vocabularies: Mapping[str, frozenset[str]]) -> Any:
+    ctype = column.type
+    if text == "":
+        if column.required:
+            problems.append(CaseDataProblem(path, row, column.name,
+                                            f"empty, but required: fill in {ctype.description} (for example '{ctype.example}')"))
+        return () if ctype.many else None
+    parts = [p.strip() for p in text.split(SEPARATOR)] if ctype.many else [text]
+    parts = [p for p in parts if p] if ctype.many else parts
+    values = []
+    for part in parts:
+        try:
+            value = ctype.parse(part)
+        except Problem as problem:
+            problems.append(CaseDataProblem(path, row, column.name, str(problem)))
+            continue
+        if ctype.scheme is not None:
+            allowed = vocabularies.get(ctype.scheme)
+            if allowed is not None and value not in allowed:
+                problems.append(CaseDataProblem(path, row, column.name,
+                                                f"'{value}' is not in the '{ctype.scheme}' scheme: use one of {', '.join(sorted(allowed))}"))
+                continue
+        values.append(value)
+    if ctype.many:
+        return tuple(values)
+    return values[0] if values else None
+
+
+def _check_references(data: dict[str, list[Record]], problems: list[CaseDataProblem],
+                      vocabularies: Mapping[str, frozenset[str]]) -> None:
+    ids = {name: {r.id for r in records} for name, records in data.items()}
+    for name, records in data.items():
+        table = TABLES[name]
+        # duplicate ids
+        first_row: dict[str, int] = {}
+        for record in records:
+            if not record.id:
+                continue
+            if record.id in first_row:
+                problems.append(CaseDataProblem(record.path, record.row, "id",
+                                                f"duplicate id '{record.id}': row {first_row[record.id]} already uses it; ids must be unique in {table.filename}"))
+            else:
+                first_row[record.id] = record.row
+        for record in records:
+            for column in table.columns:
+                if column.type.ref is None:
+                    continue
+                targets = column.type.ref.split("|")
+                for value in _as_tuple(record.values.get(column.name)):
+                    if not any(value in ids.get(t, ()) for t in targets):
+                        where = " or ".join(f"{t}.csv" for t in targets)
+                        problems.append(CaseDataProblem(record.path, record.row, column.name,
+                                                        f"'{value}' is not an id in {where}: add that row or correct the id"))
+            _check_row_rules(table, record, problems, vocabularies)
+
+
+def _as_tuple(value: Any) -> tuple:
+    if value is None:
+        return ()
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _check_row_rules(table: Table, record: Record, problems: list[CaseDataProblem],
+                     vocabularies: Mapping[str, frozenset[str]]) -> None:
+    if table.one_of:
+        filled = [c for c in table.one_of if record.values.get(c)]
+        if len(filled) != 1:
+            names = " or ".join(f"'{c}'" for c in table.one_of)
+            what = "none is" if not filled else f"{len(filled)} are"
+            problems.append(CaseDataProblem(record.path, record.row, filled[1] if len(filled) > 1 else table.one_of[0],
+                                            f"fill exactly one of {names}: {what} filled"))
+    start, end = record.values.get("start"), record.values.get("end")
+    if isinstance(start, PartialDate) and isinstance(end, PartialDate) and start.earliest > end.latest:
+        problems.append(CaseDataProblem(record.path, record.row, "end",
+                                        f"ends ({end}) before it starts ({start}): swap or correct the dates"))
+    if table.name == "observations":
+        dimension, value = record.values.get("dimension"), record.values.get("value")
+        scheme = DIMENSION_SCHEMES.get(dimension or "")
+        allowed = vocabularies.get(scheme) if scheme else None
+        if value and allowed is not None and value not in allowed:
+            problems.append(CaseDataProblem(record.path, record.row, "value",
+                                            f"'{value}' is not a {dimension} value: use one of {', '.join(sorted(allowed))} (scheme '{scheme}')"))
+    for column in table.columns:
+        if column.type is DOMAIN:
+            domain = record.values.get(column.name)
+            if domain:
+                scheme, slug = domain
+                if scheme not in OUTCOME_SCHEMES:
+                    problems.append(CaseDataProblem(record.path, record.row, column.name,
+                                                    f"'{scheme}' is not an outcome framework: use one of {', '.join(OUTCOME_SCHEMES)}"))
+                elif vocabularies.get(scheme) is not None and slug not in vocabularies[scheme]:
+                    problems.append(CaseDataProblem(record.path, record.row, column.name,
+                                                    f"'{slug}' is not in the '{scheme}' scheme: use one of {', '.join(sorted(vocabularies[scheme]))}"))
+
+
+def read_case_data(folder: Path | str, vocabularies: Mapping[str, frozenset[str]]) -> CaseData:
+    """Read every case file in ``folder``; raise :class:`CaseDataError` listing all problems.
+
+    ``vocabularies`` maps a scheme slug to the concept slugs it allows (see
+    :func:`kg.vocabulary.load_vocabulary`). Paths in messages are relative to nothing: the
+    file's name, so messages read the same wherever the folder lives.
+    """
+    folder = Path(folder)
+    problems: list[CaseDataProblem] = []
+    if not folder.is_dir():
+        raise CaseDataError([CaseDataProblem(str(folder), None, None, "no such folder of case data")])
+    present = {p.name: p for p in sorted(folder.glob("*.csv"))}
+    expected = {t.filename for t in TABLES.values()}
+    for name in sorted(set(present) - expected):
+        problems.append(CaseDataProblem(name, None, None,
+                                        f"unknown table: the case-data tables are {', '.join(sorted(expected))}"))
+    data: dict[str, list[Record]] = {}
+    for table in TABLES.values():
+        path = present.get(table.filename)
+        if path is None:
+            if table.required:
+                problems.append(CaseDataProblem(table.filename, None, None,
+                                                f"missing file: {table.filename} is required ({table.help})"))
+            data[table.name] = []
+            continue
+        text = _decode(path.read_bytes(), table.filename, problems)
+        data[table.name] = [] if text is None else read_table(table, text, table.filename, problems, vocabularies)
+    _check_references(data, problems, vocabularies)
+    if problems:
+        raise CaseDataError(problems)
+    return CaseData(folder, {name: tuple(records) for name, records in data.items()})

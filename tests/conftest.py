@@ -1,0 +1,34 @@
+"""Shared fixtures: settings pointed at temporary folders, the minimal case data, the vocabulary."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kg.settings import Settings
+
+TESTS = Path(__file__).parent
+MINIMAL = TESTS / "data" / "minimal"
+
+
+@pytest.fixture
+def case_dir(tmp_path) -> Path:
+    """A writable copy of the minimal valid case data."""
+    target = tmp_path / "data"
+    shutil.copytree(MINIMAL, target)
+    return target
+
+
+@pytest.fixture
+def settings(tmp_path, case_dir) -> Settings:
+    """Settings for a build of the minimal case data into a temporary folder."""
+    return Settings.from_env({}, data_dir=case_dir, build_dir=tmp_path / "build")
+
+
+@pytest.fixture(scope="session")
+def vocabulary():
+    from kg.vocabulary import load_vocabulary
+
+    return load_vocabulary(Settings.from_env({}).ontology_path)
