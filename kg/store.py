@@ -1,0 +1,915 @@
+"""One store interface, three backends: pyoxigraph (default), rdflib, a remote SPARQL endpoint.
+
+Every query goes through ``kg.sparql`` first (parse, refuse, check FROM graphs, check
+bindings). The embedded backends run queries in warm worker processes that are killed and
+replaced at the deadline, because neither engine can be interrupted from Python; the remote
+backend relies on the HTTP timeout.
+
+>>> store = open_store(settings, build_dir)            # doctest: +SKIP
+>>> store.query("SELECT ?s WHERE { ?s a ?c } LIMIT 3").rows   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import dataclasses
+import io
+import itertools
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from multiprocessing.connection import Connection
+from pathlib import Path
+from xml.sax.saxutils import escape as _xml_escape
+from xml.sax.saxutils import quoteattr as _xml_attr
+
+import pyoxigraph as ox
+import rdflib
+from rdflib import BNode, Literal, URIRef
+from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
+
+from . import sparql as _sparql
+from .errors import (
+    BuildNotFound,
+    ConfigurationError,
+    QueryError,
+    QueryParameterError,
+    QuerySyntaxError,
+    QueryTimeout,
+    ResourceNotFound,
+    StoreError,
+)
+from .namespaces import bind_prefixes
+
+DUMP_NAME = "graph.nq"
+NEWLINE = b"\n"
+_XSD_STRING = str(XSD.string)
+_RDF_LANGSTRING = str(RDF.langString)
+_RDFLIB_DEFAULT_GRAPH = "urn:x-rdflib:default"
+
+# --- terms on the wire --------------------------------------------------------------------
+# A cell is None (unbound), (0, iri), (1, blank node id) or (2, lexical form, language,
+# datatype IRI); xsd:string and rdf:langString are left implicit so both engines agree.
+
+
+def _cell_from_ox(term):
+    if term is None:
+        return None
+    kind = type(term)
+    if kind is ox.NamedNode:
+        return (0, term.value)
+    if kind is ox.Literal:
+        if term.language:
+            return (2, term.value, term.language, None)
+        datatype = term.datatype.value
+        return (2, term.value, None, None if datatype == _XSD_STRING else datatype)
+    if kind is ox.BlankNode:
+        return (1, term.value)
+    return (2, str(term), None, None)  # RDF-star triple terms: shown as text
+
+
+def _cell_from_rdflib(term):
+    if term is None:
+        return None
+    if isinstance(term, URIRef):
+        return (0, str(term))
+    if isinstance(term, BNode):
+        return (1, str(term))
+    if isinstance(term, Literal):
+        datatype = None if term.datatype is None else str(term.datatype)
+        if term.language or datatype in (_XSD_STRING, _RDF_LANGSTRING):
+            datatype = None
+        return (2, str(term), term.language, datatype)
+    return (2, str(term), None, None)
+
+
+def term_from_cell(cell):
+    """The rdflib term a wire cell stands for."""
+    if cell is None:
+        return None
+    tag = cell[0]
+    if tag == 0:
+        return URIRef(cell[1])
+    if tag == 1:
+        return BNode(cell[1])
+    return Literal(cell[1], lang=cell[2], datatype=None if cell[3] is None else URIRef(cell[3]))
+
+
+def cell_from_term(term):
+    """The wire cell of an rdflib (or pyoxigraph) term."""
+    if isinstance(term, (ox.NamedNode, ox.Literal, ox.BlankNode)):
+        return _cell_from_ox(term)
+    return _cell_from_rdflib(term)
+
+
+def _ox_from_cell(cell):
+    tag = cell[0]
+    if tag == 0:
+        return ox.NamedNode(cell[1])
+    if tag == 1:
+        return ox.BlankNode(cell[1])
+    if cell[2]:
+        return ox.Literal(cell[1], language=cell[2])
+    return ox.Literal(cell[1], datatype=ox.NamedNode(cell[3] or _XSD_STRING))
+
+
+def _nt_from_cell(cell) -> str:
+    """N-Triples / SPARQL syntax of a cell: only ever of terms, never of raw user text."""
+    if cell is None:
+        return ""
+    tag = cell[0]
+    if tag == 0:
+        return str(ox.NamedNode(cell[1]))  # pyoxigraph validates and escapes
+    if tag == 1:
+        return f"_:{cell[1]}"
+    return str(_ox_from_cell(cell))
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+class QueryResult:
+    """A query's answer. Rows are rdflib terms, converted from the wire form when first read."""
+
+    def __init__(self, kind: str, *, variables=(), cells=None, boolean=None, ntriples=b"",
+                 truncated=False, limit=None, elapsed=0.0):
+        self.kind = kind
+        self.variables: list[str] = list(variables)
+        self._cells = cells or []
+        self._rows = None
+        self.boolean = boolean
+        self._ntriples = ntriples
+        self._graph = None
+        self.truncated = bool(truncated)
+        self.limit = limit
+        self.elapsed = elapsed
+
+    def __repr__(self) -> str:
+        if self.kind == "select":
+            size = f"{len(self._cells)} rows"
+        elif self.kind == "ask":
+            size = str(self.boolean)
+        else:
+            size = f"{self._ntriples.count(NEWLINE)} triples"
+        return f"<QueryResult {self.kind} {size}{' truncated' if self.truncated else ''}>"
+
+    @property
+    def rows(self) -> list[tuple]:
+        if self._rows is None:
+            self._rows = [tuple(term_from_cell(c) for c in row) for row in self._cells]
+        return self._rows
+
+    def __len__(self) -> int:
+        if self.kind == "graph":
+            return len(self.graph)
+        return len(self._cells)
+
+    def __iter__(self):
+        return iter(self.graph if self.kind == "graph" else self.rows)
+
+    def bindings(self) -> list[dict[str, object]]:
+        """Rows as dicts of variable name to term, unbound variables left out."""
+        return [{v: t for v, t in zip(self.variables, row) if t is not None} for row in self.rows]
+
+    @property
+    def graph(self) -> rdflib.Graph:
+        if self._graph is None:
+            graph = rdflib.Graph()
+            bind_prefixes(graph)
+            if self._ntriples:
+                graph.parse(data=self._ntriples.decode("utf-8"), format="nt")
+            self._graph = graph
+        return self._graph
+
+    def serialize(self, fmt: str = "json") -> bytes:
+        """SPARQL results (json, xml, csv, tsv) or RDF (turtle, nt, jsonld, xml) as bytes."""
+        if self.kind == "graph":
+            if fmt == "nt" and self._graph is None:
+                return self._ntriples
+            names = {"turtle": "turtle", "ttl": "turtle", "nt": "nt", "jsonld": "json-ld",
+                     "json-ld": "json-ld", "xml": "xml", "rdfxml": "xml"}
+            if fmt not in names:
+                raise QueryError(f"A CONSTRUCT or DESCRIBE result cannot be written as {fmt!r}: "
+                                 "use turtle, nt, jsonld or xml.")
+            return self.graph.serialize(format=names[fmt], encoding="utf-8")
+        writer = {"json": self._json, "xml": self._xml, "csv": self._csv, "tsv": self._tsv}.get(fmt)
+        if writer is None:
+            raise QueryError(f"A query result cannot be written as {fmt!r}: use json, xml, csv or tsv.")
+        return writer()
+
+    def _json(self) -> bytes:
+        if self.kind == "ask":
+            return json.dumps({"head": {}, "boolean": bool(self.boolean)}).encode()
+        bindings = []
+        for row in self._cells:
+            binding = {}
+            for name, cell in zip(self.variables, row):
+                if cell is None:
+                    continue
+                if cell[0] == 0:
+                    binding[name] = {"type": "uri", "value": cell[1]}
+                elif cell[0] == 1:
+                    binding[name] = {"type": "bnode", "value": cell[1]}
+                else:
+                    value = {"type": "literal", "value": cell[1]}
+                    if cell[2]:
+                        value["xml:lang"] = cell[2]
+                    elif cell[3]:
+                        value["datatype"] = cell[3]
+                    binding[name] = value
+            bindings.append(binding)
+        document = {"head": {"vars": self.variables}, "results": {"bindings": bindings}}
+        return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+    def _xml(self) -> bytes:
+        out = ['<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">\n<head>']
+        out += [f"<variable name={_xml_attr(v)}/>" for v in self.variables]
+        out.append("</head>")
+        if self.kind == "ask":
+            out.append(f"<boolean>{'true' if self.boolean else 'false'}</boolean>")
+        else:
+            out.append("<results>")
+            for row in self._cells:
+                out.append("<result>")
+                for name, cell in zip(self.variables, row):
+                    if cell is None:
+                        continue
+                    if cell[0] == 0:
+                        inner = f"<uri>{_xml_escape(cell[1])}</uri>"
+                    elif cell[0] == 1:
+                        inner = f"<bnode>{_xml_escape(cell[1])}</bnode>"
+                    elif cell[2]:
+                        inner = f"<literal xml:lang={_xml_attr(cell[2])}>{_xml_escape(cell[1])}</literal>"
+                    elif cell[3]:
+                        inner = f"<literal datatype={_xml_attr(cell[3])}>{_xml_escape(cell[1])}</literal>"
+                    else:
+                        inner = f"<literal>{_xml_escape(cell[1])}</literal>"
+                    out.append(f"<binding name={_xml_attr(name)}>{inner}</binding>")
+                out.append("</result>")
+            out.append("</results>")
+        out.append("</sparql>\n")
+        return "\n".join(out).encode("utf-8")
+
+    def _csv(self) -> bytes:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        if self.kind == "ask":
+            writer.writerow(["boolean"])
+            writer.writerow(["true" if self.boolean else "false"])
+        else:
+            writer.writerow(self.variables)
+            for row in self._cells:
+                writer.writerow(["" if c is None else (f"_:{c[1]}" if c[0] == 1 else c[1]) for c in row])
+        return buffer.getvalue().encode("utf-8")
+
+    def _tsv(self) -> bytes:
+        if self.kind == "ask":
+            return b"?boolean\n" + (b"true\n" if self.boolean else b"false\n")
+        lines = ["\t".join(f"?{v}" for v in self.variables)]
+        lines += ["\t".join(_nt_from_cell(c) for c in row) for row in self._cells]
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+# --- the worker process ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _WorkerSpec:
+    engine: str  # "oxigraph" | "rdflib"
+    dump: str | None  # graph.nq to load into memory
+    disk: str | None  # on-disk oxigraph store, opened read-only
+
+
+def _load_engine(spec: _WorkerSpec):
+    if spec.engine == "oxigraph":
+        if spec.disk:
+            return ox.Store.read_only(spec.disk)
+        store = ox.Store()
+        store.bulk_load(path=spec.dump, format=ox.RdfFormat.N_QUADS)
+        return store
+    dataset = rdflib.Dataset(default_union=True)
+    dataset.parse(spec.dump, format="nquads")
+    return dataset
+
+
+def _run_oxigraph(store, request):
+    _, text, kind, bindings, union, limit = request
+    options = {"use_default_graph_as_union": union}
+    if bindings:
+        options["substitutions"] = {ox.Variable(k): _ox_from_cell(c) for k, c in bindings.items()}
+    answer = store.query(text, **options)
+    if kind == "ask":
+        return bool(answer)
+    if kind == "select":
+        variables = [v.value for v in answer.variables]
+        cells = [tuple(map(_cell_from_ox, solution)) for solution in itertools.islice(answer, limit + 1)]
+        return variables, cells[:limit], len(cells) > limit
+    triples = list(itertools.islice(answer, limit + 1))
+    data = ox.serialize(triples[:limit], format=ox.RdfFormat.N_TRIPLES) if triples else b""
+    return data, len(triples) > limit
+
+
+_prepared_cache: dict[str, object] = {}
+
+
+def _run_rdflib(dataset, request):
+    from rdflib.plugins.sparql import prepareQuery
+
+    _, text, kind, bindings, _union, limit = request
+    rdflib.plugins.sparql.SPARQL_DEFAULT_GRAPH_UNION = True
+    rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False
+    prepared = _prepared_cache.get(text)
+    if prepared is None:
+        if len(_prepared_cache) > 512:
+            _prepared_cache.clear()
+        prepared = _prepared_cache[text] = prepareQuery(text)
+    init = {rdflib.Variable(k): term_from_cell(c) for k, c in bindings.items()} if bindings else None
+    answer = dataset.query(prepared, initBindings=init)
+    if kind == "ask":
+        return bool(answer.askAnswer)
+    if kind == "select":
+        variables = [str(v) for v in answer.vars]
+        cells = [tuple(map(_cell_from_rdflib, row)) for row in itertools.islice(answer, limit + 1)]
+        return variables, cells[:limit], len(cells) > limit
+    graph = rdflib.Graph()
+    triples = list(itertools.islice(answer.graph, limit + 1))
+    for triple in triples[:limit]:
+        graph.add(triple)
+    data = graph.serialize(format="nt", encoding="utf-8") if triples else b""
+    return data, len(triples) > limit
+
+
+def _worker_main(conn, spec: _WorkerSpec) -> None:
+    """Load the store once, then answer requests from the pipe until it closes."""
+    try:
+        engine = _load_engine(spec)
+    except Exception as error:  # noqa: BLE001 - reported to the parent, which raises StoreError
+        conn.send(("error", "store", f"{type(error).__name__}: {error}"))
+        return
+    allowed = [os.path.dirname(p) for p in (spec.dump, spec.disk) if p]
+    _sparql.install_audit_hook(allowed)
+    run = _run_oxigraph if spec.engine == "oxigraph" else _run_rdflib
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            with _sparql.guarded():
+                reply = ("ok", run(engine, request))
+        except SyntaxError as error:
+            reply = ("error", "syntax", str(error))
+        except PermissionError as error:
+            reply = ("error", "refused", str(error))
+        except Exception as error:  # noqa: BLE001 - every engine failure goes back as a message
+            message = str(error)
+            kind = "parameter" if "SELECT projection" in message else "store"
+            reply = ("error", kind, f"{type(error).__name__}: {message}")
+        conn.send(reply)
+
+
+# --- the pool -------------------------------------------------------------------------------
+
+_IMPORT_ROOT = str(Path(__file__).resolve().parent.parent)
+_pools: weakref.WeakSet = weakref.WeakSet()
+
+
+class _Worker:
+    __slots__ = ("process", "conn")
+
+    def __init__(self, process, conn):
+        self.process, self.conn = process, conn
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()  # SIGKILL: pyoxigraph never checks signals
+            self.process.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.conn.close()
+
+
+def _worker_entry() -> None:
+    """Entry point of a worker process: ``python -c`` calls this with the pipe's descriptor."""
+    import pickle
+
+    conn = Connection(int(sys.argv[1]))
+    spec = pickle.loads(bytes.fromhex(sys.argv[2]))
+    _worker_main(conn, spec)
+
+
+class WorkerPool:
+    """Warm query workers; each holds the whole store. Thread-safe."""
+
+    def __init__(self, spec: _WorkerSpec, size: int, start_timeout: float = 600.0):
+        self.spec = spec
+        self.size = size
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: set[_Worker] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._last_error: str | None = None
+        self._start_timeout = start_timeout
+        self.restarts = 0
+        started = [self._start() for _ in range(size)]
+        try:
+            for worker in started:
+                self._await_ready(worker)
+                self._idle.put(worker)
+        except BaseException:
+            self.close()
+            raise
+        _pools.add(self)
+
+    def _start(self) -> _Worker:
+        # A fresh interpreter, not a fork: the parent may be a multi-threaded web server, and
+        # multiprocessing's spawn/forkserver would re-run the caller's __main__ module.
+        import pickle
+
+        parent_sock, child_sock = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_IMPORT_ROOT, env.get("PYTHONPATH")]))
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from kg.store import _worker_entry; _worker_entry()",
+             str(child_sock.fileno()), pickle.dumps(self.spec).hex()],
+            pass_fds=(child_sock.fileno(),), stdin=subprocess.DEVNULL, env=env, close_fds=True,
+        )
+        child_sock.close()
+        worker = _Worker(process, Connection(parent_sock.detach()))
+        with self._lock:
+            self._all.add(worker)
+        return worker
+
+    def _await_ready(self, worker: _Worker) -> None:
+        if not worker.conn.poll(self._start_timeout):
+            self._discard(worker)
+            raise StoreError(f"A query worker did not load the store within {self._start_timeout:.0f} s.")
+        try:
+            message = worker.conn.recv()
+        except (EOFError, OSError):
+            message = ("error", "store", f"the worker exited with code {worker.process.poll()}")
+        if message[0] != "ready":
+            self._discard(worker)
+            raise StoreError(f"A query worker could not load the store: {message[-1]}.")
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._lock:
+            self._all.discard(worker)
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill a worker and start its replacement in the background."""
+        self._discard(worker)
+        if self._closed:
+            return
+        self.restarts += 1
+
+        def start():
+            try:
+                fresh = self._start()
+                self._await_ready(fresh)
+            except Exception as error:  # noqa: BLE001 - remembered, surfaced by call()
+                self._last_error = str(error)
+                return
+            if self._closed:
+                self._discard(fresh)
+            else:
+                self._last_error = None
+                self._idle.put(fresh)
+
+        threading.Thread(target=start, name="kg-worker-restart", daemon=True).start()
+
+    def call(self, request, timeout: float):
+        """Send one request to an idle worker and wait for its reply until the deadline."""
+        if self._closed:
+            raise StoreError("The store is closed.")
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                worker = self._idle.get(timeout=max(remaining, 0))
+            except queue.Empty:
+                if self._last_error:
+                    raise StoreError(f"No query worker is available: {self._last_error}") from None
+                raise QueryTimeout(
+                    f"Every query worker stayed busy for the {timeout:g} s limit (KG_QUERY_TIMEOUT); "
+                    "try again, or raise KG_WORKERS."
+                ) from None
+            if not worker.alive():
+                self._replace(worker)
+                continue
+            try:
+                worker.conn.send(request)
+            except (OSError, ValueError):
+                self._replace(worker)
+                continue
+            break
+        if not worker.conn.poll(max(deadline - time.monotonic(), 0)):
+            self._replace(worker)
+            raise QueryTimeout(
+                f"The query ran longer than the {timeout:g} s limit (KG_QUERY_TIMEOUT) and was "
+                "stopped. Narrow it (a more specific pattern, a LIMIT) or raise the limit."
+            )
+        try:
+            reply = worker.conn.recv()
+        except (EOFError, OSError):
+            self._replace(worker)
+            raise StoreError(
+                "The query worker stopped while answering (out of memory?); it was restarted."
+            ) from None
+        self._idle.put(worker)
+        return reply
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            workers = list(self._all)
+            self._all.clear()
+        for worker in workers:
+            worker.kill()
+
+
+@atexit.register
+def _close_pools() -> None:
+    for pool in list(_pools):
+        pool.close()
+
+
+# --- stores ---------------------------------------------------------------------------------
+
+_LABEL_PROPERTIES = (str(SKOS.prefLabel), str(RDFS.label), str(DCTERMS.title))
+
+
+class Store:
+    """The interface every backend offers (see the module docstring)."""
+
+    backend = "abstract"
+
+    def __init__(self, settings):
+        self.settings = settings
+        self._memo: dict[object, object] = {}
+        self._memo_lock = threading.Lock()
+
+    # to implement --------------------------------------------------------------------------
+    def _execute(self, parsed, cells: dict, timeout: float, limit: int) -> QueryResult:
+        raise NotImplementedError
+
+    def graphs(self) -> list[str]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    # shared --------------------------------------------------------------------------------
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def memo(self, key, compute: Callable[[], object]):
+        """A value computed once per store (e.g. a choice parameter's values)."""
+        with self._memo_lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = compute()
+        with self._memo_lock:
+            self._memo[key] = value
+        return value
+
+    def query(self, sparql: str, bindings: Mapping[str, object] | None = None, *,
+              timeout: float | None = None, limit: int | None = None) -> QueryResult:
+        """Run one SPARQL query safely; raise QuerySyntaxError, QueryRefused, QueryTimeout, …"""
+        bindings = dict(bindings or {})
+        parsed = _sparql.parse(sparql)
+        if parsed.has_dataset_clause:
+            _sparql.check_dataset(parsed, self.graphs())
+        _sparql.check_bindings(parsed, bindings)
+        cells = {name: cell_from_term(term) for name, term in bindings.items()}
+        timeout = self.settings.query_timeout if timeout is None else float(timeout)
+        limit = self.settings.row_limit if limit is None else int(limit)
+        if limit < 0:
+            raise QueryError("The row limit must be zero or more.")
+        started = time.perf_counter()
+        result = self._execute(parsed, cells, timeout, limit)
+        result.elapsed = time.perf_counter() - started
+        result.limit = limit
+        return result
+
+    def run(self, canned, raw_params: Mapping[str, str] | None = None, **options) -> QueryResult:
+        """Validate a canned query's raw parameter values, bind them and run it."""
+        return self.query(canned.sparql, canned.bindings(raw_params or {}, store=self), **options)
+
+    def describe(self, iri: str) -> rdflib.Graph:
+        """The resource's description (its triples, through blank nodes) and its neighbours' labels."""
+        node = _iri_term(iri)
+        text = f"""
+            CONSTRUCT {{ ?r ?p ?o . ?o ?lp ?label . ?o ?bp ?bo . ?bo ?bp2 ?bo2 }}
+            WHERE {{
+              ?r ?p ?o .
+              OPTIONAL {{ ?o ?lp ?label . VALUES ?lp {{ {' '.join(f'<{p}>' for p in _LABEL_PROPERTIES)} }} }}
+              OPTIONAL {{ FILTER(isBlank(?o)) ?o ?bp ?bo .
+                         OPTIONAL {{ FILTER(isBlank(?bo)) ?bo ?bp2 ?bo2 }} }}
+            }}"""
+        result = self.query(text, {"r": node}, limit=1_000_000)
+        graph = result.graph
+        if not len(graph):
+            if not self.query("ASK { ?s ?p ?r }", {"r": node}).boolean:
+                raise ResourceNotFound(f"No resource in the graph has the IRI <{iri}>.")
+        return graph
+
+    def labels(self, iris: Iterable[str]) -> dict[str, str]:
+        """One label per IRI (skos:prefLabel, rdfs:label, dct:title; English first), in one query."""
+        wanted = sorted({str(i) for i in iris})
+        if not wanted:
+            return {}
+        values = " ".join(_nt_from_cell((0, str(_iri_term(i)))) for i in wanted)
+        properties = " ".join(f"<{p}>" for p in _LABEL_PROPERTIES)
+        text = (f"SELECT ?r ?p ?label WHERE {{ VALUES ?r {{ {values} }} VALUES ?p {{ {properties} }} "
+                "?r ?p ?label FILTER(isLiteral(?label)) }")
+        best: dict[str, tuple] = {}
+        for r, p, label in self.query(text, limit=1_000_000).rows:
+            lang = (label.language or "").lower()
+            lang_rank = 0 if lang == "en" else 1 if lang.startswith("en-") else 2 if not lang else 3
+            rank = (lang_rank, _LABEL_PROPERTIES.index(str(p)), str(label))
+            if str(r) not in best or rank < best[str(r)]:
+                best[str(r)] = rank
+        return {iri: rank[2] for iri, rank in best.items()}
+
+    def stats(self) -> dict:
+        """Triples per named graph and instances per class."""
+        graphs = self.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
+                            limit=1_000_000)
+        classes = self.query("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c",
+                             limit=1_000_000)
+        per_graph = {str(g): int(n) for g, n in graphs.rows if str(g) != _RDFLIB_DEFAULT_GRAPH}
+        return {
+            "triples": sum(per_graph.values()),
+            "graphs": dict(sorted(per_graph.items())),
+            "classes": dict(sorted(((str(c), int(n)) for c, n in classes.rows), key=lambda kv: (-kv[1], kv[0]))),
+        }
+
+
+def _iri_term(iri: str) -> URIRef:
+    from .queries import validate_iri
+
+    return URIRef(validate_iri(str(iri), "iri"))
+
+
+class EmbeddedStore(Store):
+    """pyoxigraph or rdflib, held by warm worker processes."""
+
+    def __init__(self, settings, spec: _WorkerSpec, backend: str):
+        super().__init__(settings)
+        self.backend = backend
+        self.spec = spec
+        self.pool = WorkerPool(spec, settings.workers)
+        self._graphs: list[str] | None = None
+
+    def graphs(self) -> list[str]:
+        if self._graphs is None:
+            request = ("query", "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", "select", {}, True, 10**9)
+            _, cells, _ = self._call(request, max(self.settings.query_timeout, 60.0))
+            self._graphs = sorted(c[0][1] for c in cells if c[0] and c[0][1] != _RDFLIB_DEFAULT_GRAPH)
+        return list(self._graphs)
+
+    def _call(self, request, timeout):
+        reply = self.pool.call(request, timeout)
+        if reply[0] == "ok":
+            return reply[1]
+        kind, message = reply[1], reply[2]
+        if kind == "syntax":
+            raise QuerySyntaxError(f"The query engine could not parse the query: {message}")
+        if kind == "parameter":
+            raise QueryParameterError(message)
+        if kind == "refused":
+            raise _sparql.QueryRefused(f"The query tried something this service never does: {message}.")
+        raise StoreError(f"The {self.backend} store could not answer the query: {message}")
+
+    def _execute(self, parsed, cells, timeout, limit):
+        union = not parsed.has_dataset_clause
+        payload = self._call(("query", parsed.text, parsed.kind, cells, union, limit), timeout)
+        if parsed.kind == "ask":
+            return QueryResult("ask", boolean=payload)
+        if parsed.kind == "select":
+            variables, rows, truncated = payload
+            return QueryResult("select", variables=variables, cells=rows, truncated=truncated)
+        data, truncated = payload
+        return QueryResult("graph", ntriples=data, truncated=truncated)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+# --- remote -----------------------------------------------------------------------------------
+
+
+class RemoteStore(Store):
+    """A SPARQL 1.1 endpoint reached over HTTP(S) through SPARQLWrapper."""
+
+    backend = "remote"
+    chunk_triples = 5000
+
+    def __init__(self, settings, url: str):
+        super().__init__(settings)
+        self.url = url
+        self.update_url = settings.store_update_url or url
+        self._graphs: tuple[float, list[str]] | None = None
+
+    def _wrapper(self, url: str, timeout: float, auth: str | None = None):
+        from SPARQLWrapper import POST, SPARQLWrapper
+
+        wrapper = SPARQLWrapper(url)
+        wrapper.setTimeout(max(1, int(round(timeout))))
+        wrapper.setMethod(POST)
+        if auth and self.settings.store_user:
+            wrapper.setHTTPAuth(auth)
+            wrapper.setCredentials(self.settings.store_user, self.settings.store_password or "")
+        return wrapper
+
+    def graphs(self) -> list[str]:
+        now = time.monotonic()
+        if self._graphs is None or now - self._graphs[0] > 60:
+            cells = self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }",
+                                 self.settings.query_timeout)[1]
+            self._graphs = (now, sorted(c[0][1] for c in cells if c[0]))
+        return list(self._graphs[1])
+
+    def _send(self, text: str, return_format: str, timeout: float):
+        wrapper = self._wrapper(self.url, timeout)
+        wrapper.setQuery(text)
+        wrapper.setReturnFormat(return_format)
+        try:
+            return wrapper.query().response.read()
+        except Exception as error:  # noqa: BLE001 - SPARQLWrapper raises many kinds
+            if "timed out" in str(error).lower():
+                raise QueryTimeout(
+                    f"The query ran longer than the {timeout:g} s limit (KG_QUERY_TIMEOUT) and was "
+                    "stopped. Narrow it or raise the limit."
+                ) from None
+            raise StoreError(f"The remote store at {self.url} could not answer: {error}") from None
+
+    def _select(self, text: str, timeout: float):
+        document = json.loads(self._send(text, "json", timeout))
+        if "boolean" in document:
+            return document["boolean"]
+        variables = document["head"].get("vars", [])
+        rows = []
+        for binding in document["results"]["bindings"]:
+            row = []
+            for name in variables:
+                value = binding.get(name)
+                if value is None:
+                    row.append(None)
+                elif value["type"] == "uri":
+                    row.append((0, value["value"]))
+                elif value["type"] == "bnode":
+                    row.append((1, value["value"]))
+                else:
+                    datatype = value.get("datatype")
+                    lang = value.get("xml:lang")
+                    if lang or datatype in (_XSD_STRING, _RDF_LANGSTRING):
+                        datatype = None
+                    row.append((2, value["value"], lang, datatype))
+            rows.append(tuple(row))
+        return variables, rows
+
+    def _execute(self, parsed, cells, timeout, limit):
+        text = parsed.text
+        if cells:
+            if parsed.has_values_clause:
+                raise QueryParameterError("A query that ends in a VALUES block cannot take parameters "
+                                          "on a remote store.")
+            names = list(cells)
+            row = " ".join(_nt_from_cell(cells[n]) for n in names)
+            text = f"{text}\nVALUES ({' '.join('?' + n for n in names)}) {{ ({row}) }}"
+        if parsed.kind == "ask":
+            return QueryResult("ask", boolean=bool(self._select(text, timeout)))
+        if parsed.kind == "select":
+            variables, rows = self._select(text, timeout)
+            return QueryResult("select", variables=variables, cells=rows[:limit], truncated=len(rows) > limit)
+        data = self._send(text, "nt", timeout)
+        graph = rdflib.Graph().parse(data=data.decode("utf-8"), format="nt" if data.lstrip()[:1] in (b"<", b"_") else "turtle")
+        triples = list(itertools.islice(graph, limit + 1))
+        out = rdflib.Graph()
+        for triple in triples[:limit]:
+            out.add(triple)
+        return QueryResult("graph", ntriples=out.serialize(format="nt", encoding="utf-8"),
+                           truncated=len(triples) > limit)
+
+    def push(self, build_dir: str | os.PathLike) -> list[str]:
+        """Load a build graph by graph, replacing each graph; return the graphs loaded.
+
+        Each graph is loaded into a staging graph first, then moved over the old one, so a
+        failure leaves the graphs already loaded and the one that failed as they were.
+        """
+        dump = _dump_path(build_dir)
+        by_graph: dict[str, list[ox.Quad]] = {}
+        for quad in ox.parse(path=str(dump), format=ox.RdfFormat.N_QUADS):
+            if isinstance(quad.graph_name, ox.NamedNode):
+                by_graph.setdefault(quad.graph_name.value, []).append(quad)
+        loaded = []
+        for graph, quads in by_graph.items():
+            staging = f"{graph}#staging"
+            try:
+                self._update(f"DROP SILENT GRAPH <{staging}>")
+                for chunk in _chunks(quads, self.chunk_triples):
+                    body = "\n".join(f"{q.subject} {q.predicate} {q.object} ." for q in chunk)
+                    self._update(f"INSERT DATA {{ GRAPH <{staging}> {{\n{body}\n}} }}")
+                self._update(f"MOVE SILENT GRAPH <{staging}> TO GRAPH <{graph}>")
+            except StoreError as error:
+                raise StoreError(f"Pushing graph <{graph}> to {self.update_url} failed ({error}); "
+                                 f"graphs loaded before it: {', '.join(loaded) or 'none'}.") from None
+            loaded.append(graph)
+        self._graphs = None
+        return loaded
+
+    def _update(self, text: str) -> None:
+        """One SPARQL Update request: digest auth first (Virtuoso's /sparql-auth), then basic."""
+        from SPARQLWrapper import BASIC, DIGEST
+
+        for auth in (DIGEST, BASIC):
+            wrapper = self._wrapper(self.update_url, max(self.settings.query_timeout, 300), auth)
+            wrapper.setQuery(text)
+            try:
+                wrapper.query()
+                return
+            except Exception as error:  # noqa: BLE001 - SPARQLWrapper and urllib raise many kinds
+                message = str(error).splitlines()[0] if str(error) else type(error).__name__
+                if auth == DIGEST and self.settings.store_user and "401" in message:
+                    continue
+                raise StoreError(message) from None
+
+
+def _chunks(quads: list, size: int):
+    """Chunks of triples; every triple with a blank node goes in one chunk (labels are per request)."""
+    plain = [q for q in quads if not (isinstance(q.subject, ox.BlankNode) or isinstance(q.object, ox.BlankNode))]
+    blank = [q for q in quads if isinstance(q.subject, ox.BlankNode) or isinstance(q.object, ox.BlankNode)]
+    for start in range(0, len(plain), size):
+        yield plain[start:start + size]
+    if blank:
+        yield blank
+
+
+# --- opening ----------------------------------------------------------------------------------
+
+
+def _dump_path(build_dir) -> Path:
+    dump = Path(build_dir) / DUMP_NAME
+    if not dump.is_file():
+        raise BuildNotFound(f"There is no build at {Path(build_dir)} ({DUMP_NAME} is missing): run 'kg build' first.")
+    return dump
+
+
+def load_build_into(path: str | os.PathLike, build_dir: str | os.PathLike) -> int:
+    """Fill a persistent on-disk oxigraph store at PATH from a build; return its quad count.
+
+    The store is rebuilt from scratch with bulk_load and flushed, so readers open it in
+    milliseconds and never replay a log.
+    """
+    dump = _dump_path(build_dir)
+    path = Path(path)
+    try:
+        store = ox.Store(str(path))
+        store.clear()
+        store.bulk_load(path=str(dump), format=ox.RdfFormat.N_QUADS)
+        store.flush()
+        store.optimize()
+        count = len(store)
+        del store
+    except OSError as error:
+        raise StoreError(f"Cannot write the oxigraph store at {path}: {error}") from None
+    return count
+
+
+def open_store(settings, build_dir: str | os.PathLike | None = None) -> Store:
+    """The store ``settings.store`` names (KG_STORE), loaded from ``build_dir`` when embedded."""
+    choice = settings.store or "oxigraph"
+    if choice.startswith(("sparql+http://", "sparql+https://")):
+        return RemoteStore(settings, choice[len("sparql+"):])
+    build_dir = Path(build_dir if build_dir is not None else settings.build_dir)
+    if choice == "oxigraph":
+        return EmbeddedStore(settings, _WorkerSpec("oxigraph", str(_dump_path(build_dir).resolve()), None), "oxigraph")
+    if choice.startswith("oxigraph:"):
+        disk = Path(choice[len("oxigraph:"):]).resolve()
+        if not disk.is_dir():
+            raise BuildNotFound(f"There is no oxigraph store at {disk}: run 'kg build --store oxigraph:{disk}'.")
+        return EmbeddedStore(settings, _WorkerSpec("oxigraph", None, str(disk)), "oxigraph")
+    if choice == "rdflib":
+        return EmbeddedStore(settings, _WorkerSpec("rdflib", str(_dump_path(build_dir).resolve()), None), "rdflib")
+    raise ConfigurationError(
+        f"KG_STORE={choice!r} is not a store: use 'oxigraph', 'oxigraph:PATH', 'rdflib' or "
+        "'sparql+http(s)://HOST/PATH'."
+    )
