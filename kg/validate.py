@@ -1,0 +1,603 @@
+"""SHACL validation of the mapped graph: a ValidationReport that names the case file and row.
+
+The reference semantics is pySHACL's on the union of the data and the ontology:
+``pyshacl.validate(data + ontology, shacl_graph=shapes, inference="none", advanced=True)``.
+The ontology (TBox and concept schemes) is merged in, not passed as pySHACL's ``ont_graph``:
+``ont_graph`` only copies RDFS/OWL axioms and ``owl:NamedIndividual`` nodes, so the types of
+the scheme concepts the data points at (``sh:class hscp:ConfidenceLevel``) would be
+invisible. Merged, ``sh:class`` sees the ``rdfs:subClassOf`` hierarchy and those types; no
+other inference runs. A shape that targets a class of concepts also checks the schemes.
+
+pySHACL spends about 60 microseconds of Python per focus node and constraint, so a
+1M-triple graph would take more than a minute. Most shapes in practice use only SHACL Core
+constraints on a predicate path, each with its own ``sh:message``; ``validate`` evaluates
+those itself straight over rdflib's indexes (one pass per predicate, memoised class
+hierarchy) and hands every other shape (SPARQL constraints, ``sh:node``, logical
+constraints, complex paths, shapes without a message) to pySHACL, restricted to those
+shapes with ``use_shapes``. The results are the same set of (focus node, path, value,
+message, severity, source shape) as pySHACL's on the whole graph; ``tests/test_validate.py``
+compares the two.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.collection import Collection
+from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
+
+from .provenance import Origin
+
+__all__ = ["Violation", "ValidationReport", "validate"]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One SHACL validation result.
+
+    ``focus`` is the resource's IRI (``_:id`` for a blank node), ``path`` the property's IRI
+    (``^IRI`` for an inverse path, None for a node constraint), ``value`` the offending value
+    (IRI or literal text) or None when the problem is a missing or extra value, ``severity``
+    ``Violation``, ``Warning`` or ``Info``, ``shape`` the source shape, ``origin`` the case
+    file row the resource came from, when known.
+    """
+
+    focus: str
+    path: str | None
+    value: str | None
+    message: str
+    severity: str
+    shape: str
+    origin: Origin | None = None
+
+    def __str__(self) -> str:
+        where = self.origin.describe() if self.origin is not None else self.focus
+        return f"{where}: {self.message}"
+
+    def key(self) -> tuple:
+        """What identifies the result, whatever engine found it (used to compare engines)."""
+        return (self.focus, self.path, self.value, self.message, self.severity, self.shape)
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of :func:`validate`; ``text`` has one line per violation."""
+
+    conforms: bool
+    violations: list[Violation]
+    text: str
+    elapsed: float = 0.0
+    engines: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "conforms": self.conforms,
+            "violations": [
+                {**{k: v for k, v in asdict(v).items() if k != "origin"},
+                 "origin": None if v.origin is None else asdict(v.origin)}
+                for v in self.violations
+            ],
+            "elapsed": round(self.elapsed, 3),
+            "engines": dict(self.engines),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+
+# --- public entry point -------------------------------------------------------------------
+
+
+def validate(
+    data: Graph,
+    shapes: Graph,
+    ontology: Graph | None = None,
+    origins: Mapping[str, Origin] | None = None,
+    *,
+    engine: str = "auto",
+) -> ValidationReport:
+    """Validate ``data`` against ``shapes``; the ontology supplies classes and concept types.
+
+    ``engine="auto"`` evaluates the SHACL Core shapes it supports itself and the rest with
+    pySHACL; ``engine="pyshacl"`` runs plain pySHACL on the whole graph (the reference).
+
+    :raises ValueError: for an unknown engine.
+    """
+    if engine not in ("auto", "pyshacl"):
+        raise ValueError(f"engine must be 'auto' or 'pyshacl', got {engine!r}")
+    started = time.perf_counter()
+    origins = origins or {}
+    results: list[tuple] = []
+    engines: dict[str, int] = {}
+    plan = _plan(shapes) if engine == "auto" else None
+    if plan is None or plan.plain_only:
+        results = _run_pyshacl(data, shapes, ontology, None)
+        engines["pyshacl"] = len(_top_level_shapes(shapes))
+    else:
+        if plan.compiled:
+            view = _UnionView(data, ontology)
+            for shape in plan.compiled:
+                results.extend(shape.evaluate(view))
+            engines["core"] = len(plan.compiled)
+        if plan.fallback:
+            results.extend(_run_pyshacl(data, shapes, ontology, plan.fallback))
+            engines["pyshacl"] = len(plan.fallback)
+    violations = [_violation(r, shapes, origins) for r in results]
+    violations.sort(key=_sort_key)
+    return ValidationReport(
+        conforms=not violations,
+        violations=violations,
+        text=_text(violations),
+        elapsed=time.perf_counter() - started,
+        engines=engines,
+    )
+
+
+# --- results ----------------------------------------------------------------------------
+
+
+def _violation(result: tuple, shapes: Graph, origins: Mapping[str, Origin]) -> Violation:
+    focus, path, value, messages, severity, shape = result
+    focus_s = _node_str(focus)
+    return Violation(
+        focus=focus_s,
+        path=_path_str(shapes, path),
+        value=None if value is None else str(value),
+        message=_message(messages),
+        severity=str(severity).rpartition("#")[2],
+        shape=_node_str(shape),
+        origin=origins.get(focus_s),
+    )
+
+
+def _node_str(node) -> str:
+    return f"_:{node}" if isinstance(node, BNode) else str(node)
+
+
+def _path_str(graph: Graph, path) -> str | None:
+    if path is None:
+        return None
+    if isinstance(path, _InversePath):
+        return "^" + str(path.predicate)
+    if isinstance(path, URIRef):
+        return str(path)
+    inverse = graph.value(path, SH.inversePath)
+    if isinstance(inverse, URIRef):
+        return "^" + str(inverse)
+    return _node_str(path)
+
+
+def _message(messages: Iterable[Literal]) -> str:
+    """One message: the English (or untagged) ones, joined; any language if there is none."""
+    messages = list(messages)
+    chosen = [m for m in messages if getattr(m, "language", None) in (None, "en")] or messages
+    return " ".join(sorted(str(m) for m in chosen))
+
+
+def _sort_key(v: Violation) -> tuple:
+    o = v.origin
+    return (o is None, o.path if o else "", o.row if o else 0, v.focus, v.path or "", v.message, v.value or "")
+
+
+def _text(violations: list[Violation]) -> str:
+    if not violations:
+        return "The data conforms to the SHACL shapes."
+    count = len(violations)
+    head = f"{count} SHACL violation{'s' if count != 1 else ''}:"
+    return "\n".join([head, *(f"  {v}" for v in violations)])
+
+
+# --- pySHACL (the reference, and the engine for shapes the core evaluator does not cover) --
+
+
+def _run_pyshacl(data: Graph, shapes: Graph, ontology: Graph | None, use_shapes) -> list[tuple]:
+    # Imported here: pySHACL flips rdflib globals while it loads shapes, which must never
+    # happen inside a web process that merely imports kg.validate.
+    import pyshacl
+
+    kwargs = {}
+    if use_shapes is not None:
+        kwargs["use_shapes"] = [str(s) for s in use_shapes]
+    merged = Graph()
+    merged += data
+    if ontology is not None:
+        merged += ontology
+    # ``merged`` is ours: in place spares pySHACL a second copy of the graph.
+    _conforms, report, _text = pyshacl.validate(
+        merged,
+        shacl_graph=shapes,
+        inference="none",
+        advanced=True,
+        inplace=True,
+        **kwargs,
+    )
+    out = []
+    for r in report.subjects(RDF.type, SH.ValidationResult):
+        path = report.value(r, SH.resultPath)
+        if isinstance(path, BNode):
+            # The report holds a copy of the path; map it back onto the shapes graph's node.
+            inverse = report.value(path, SH.inversePath)
+            path = _InversePath(inverse) if isinstance(inverse, URIRef) else path
+        out.append(
+            (
+                report.value(r, SH.focusNode),
+                path,
+                report.value(r, SH.value),
+                list(report.objects(r, SH.resultMessage)),
+                report.value(r, SH.resultSeverity),
+                report.value(r, SH.sourceShape),
+            )
+        )
+    return out
+
+
+class _InversePath(BNode):
+    """A stand-in for an ``[sh:inversePath P]`` path node that prints as ``^P``."""
+
+    def __new__(cls, predicate: URIRef):
+        node = super().__new__(cls)
+        node.predicate = predicate
+        return node
+
+
+# --- the core evaluator -----------------------------------------------------------------
+
+_TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf)
+# Shape parameters that change nothing in the results the core evaluator produces.
+_NEUTRAL = {SH.message, SH.severity, SH.name, SH.description, SH.order, SH.group,
+            SH.defaultValue, SH.deactivated}
+_NODE_OK = {*_TARGETS, SH.property, *_NEUTRAL}
+_PROPERTY_OK = {SH.path, SH.minCount, SH.maxCount, SH.datatype, SH["class"], SH.nodeKind,
+                SH["in"], SH.pattern, SH.flags, SH.hasValue, *_NEUTRAL}
+_SINGLE = (SH.minCount, SH.maxCount, SH.datatype, SH.nodeKind, SH.flags)
+_NODE_KINDS = {
+    SH.IRI: (URIRef,),
+    SH.BlankNode: (BNode,),
+    SH.Literal: (Literal,),
+    SH.BlankNodeOrIRI: (BNode, URIRef),
+    SH.BlankNodeOrLiteral: (BNode, Literal),
+    SH.IRIOrLiteral: (URIRef, Literal),
+}
+
+
+@dataclass
+class _Plan:
+    compiled: list["_CoreShape"] = field(default_factory=list)
+    fallback: list[URIRef] = field(default_factory=list)
+    plain_only: bool = False
+
+
+def _top_level_shapes(shapes: Graph) -> set:
+    found = set()
+    for predicate in (*_TARGETS, SH.target):
+        found.update(shapes.subjects(predicate, None))
+    for kind in (RDFS.Class, OWL.Class):
+        for s in shapes.subjects(RDF.type, kind):
+            if (s, RDF.type, SH.NodeShape) in shapes or (s, RDF.type, SH.PropertyShape) in shapes \
+                    or (s, SH.property, None) in shapes or (s, SH.path, None) in shapes:
+                found.add(s)
+    return found
+
+
+def _deactivated(shapes: Graph, shape) -> bool:
+    return any(bool(getattr(v, "value", False)) is True for v in shapes.objects(shape, SH.deactivated))
+
+
+def _plan(shapes: Graph) -> _Plan:
+    plan = _Plan()
+    if (None, SH.rule, None) in shapes:
+        plan.plain_only = True  # SHACL rules change the data graph: leave it all to pySHACL
+        return plan
+    for shape in sorted(_top_level_shapes(shapes), key=str):
+        if _deactivated(shapes, shape):
+            continue
+        core = _compile(shapes, shape)
+        if core is not None:
+            plan.compiled.append(core)
+        elif isinstance(shape, URIRef):
+            plan.fallback.append(shape)
+        else:
+            plan.plain_only = True  # a blank-node shape cannot be singled out with use_shapes
+            return plan
+    return plan
+
+
+def _sh_predicates(shapes: Graph, node) -> set:
+    return {p for p in shapes.predicates(node, None) if str(p).startswith(str(SH))}
+
+
+def _compile(shapes: Graph, shape) -> "_CoreShape | None":
+    if (shape, SH.target, None) in shapes:  # SHACL-AF custom targets
+        return None
+    if any((shape, RDF.type, k) in shapes for k in (RDFS.Class, OWL.Class)):
+        return None  # implicit class target
+    target = _Target(
+        classes=list(shapes.objects(shape, SH.targetClass)),
+        nodes=list(shapes.objects(shape, SH.targetNode)),
+        subjects_of=list(shapes.objects(shape, SH.targetSubjectsOf)),
+        objects_of=list(shapes.objects(shape, SH.targetObjectsOf)),
+    )
+    properties = []
+    if (shape, SH.path, None) in shapes:  # a property shape with its own targets
+        if not _sh_predicates(shapes, shape) <= _PROPERTY_OK | set(_TARGETS):
+            return None
+        prop = _compile_property(shapes, shape)
+        if prop is None:
+            return None
+        properties.append(prop)
+    else:
+        if not _sh_predicates(shapes, shape) <= _NODE_OK:
+            return None
+        for p in shapes.objects(shape, SH.property):
+            if _deactivated(shapes, p):
+                continue
+            if not _sh_predicates(shapes, p) <= _PROPERTY_OK:
+                return None
+            prop = _compile_property(shapes, p)
+            if prop is None:
+                return None
+            properties.append(prop)
+    return _CoreShape(shape, target, properties)
+
+
+def _compile_property(shapes: Graph, node) -> "_CoreProperty | None":
+    for single in _SINGLE:
+        if len(list(shapes.objects(node, single))) > 1:
+            return None  # pySHACL refuses these shapes; let it say so
+    path = shapes.value(node, SH.path)
+    if isinstance(path, URIRef):
+        predicate, inverse = path, False
+    elif isinstance(path, BNode):
+        preds = set(shapes.predicates(path, None))
+        predicate = shapes.value(path, SH.inversePath)
+        if preds != {SH.inversePath} or not isinstance(predicate, URIRef):
+            return None
+        inverse = True
+    else:
+        return None
+    messages = list(shapes.objects(node, SH.message))
+    if not messages:
+        return None  # pySHACL's generated messages are its own business
+    in_values = None
+    in_list = shapes.value(node, SH["in"])
+    if in_list is not None:
+        in_values = set(Collection(shapes, in_list))
+    flags = shapes.value(node, SH.flags)
+    re_flags = 0
+    if flags is not None:
+        re_flags |= re.I if "i" in str(flags) else 0
+        re_flags |= re.M if "m" in str(flags) else 0
+    patterns = [re.compile(str(p.value) if isinstance(p, Literal) and p.value is not None and len(p.value) > 1
+                           else str(p), re_flags) for p in shapes.objects(node, SH.pattern)]
+    node_kind = shapes.value(node, SH.nodeKind)
+    if node_kind is not None and node_kind not in _NODE_KINDS:
+        return None
+    min_count = shapes.value(node, SH.minCount)
+    max_count = shapes.value(node, SH.maxCount)
+    return _CoreProperty(
+        node=node,
+        path=path,
+        predicate=predicate,
+        inverse=inverse,
+        messages=messages,
+        severity=shapes.value(node, SH.severity) or SH.Violation,
+        min_count=None if min_count is None else int(min_count),
+        max_count=None if max_count is None else int(max_count),
+        datatype=shapes.value(node, SH.datatype),
+        classes=list(shapes.objects(node, SH["class"])),
+        node_kind=_NODE_KINDS.get(node_kind),
+        in_values=in_values,
+        patterns=patterns,
+        has_values=list(shapes.objects(node, SH.hasValue)),
+    )
+
+
+@dataclass
+class _Target:
+    classes: list
+    nodes: list
+    subjects_of: list
+    objects_of: list
+
+    def focus_nodes(self, view: "_UnionView") -> set:
+        found = set(self.nodes)
+        for cls in self.classes:
+            for sub in view.subclasses(cls):
+                found.update(view.subjects(RDF.type, sub))
+        for p in self.subjects_of:
+            found.update(view.by_subject(p).keys())
+        for p in self.objects_of:
+            found.update(view.by_object(p).keys())
+        return found
+
+
+@dataclass
+class _CoreProperty:
+    node: object
+    path: object
+    predicate: URIRef
+    inverse: bool
+    messages: list
+    severity: URIRef
+    min_count: int | None
+    max_count: int | None
+    datatype: URIRef | None
+    classes: list
+    node_kind: tuple | None
+    in_values: set | None
+    patterns: list
+    has_values: list
+
+    def evaluate(self, view: "_UnionView", focus_nodes: Iterable) -> Iterable[tuple]:
+        index = view.by_object(self.predicate) if self.inverse else view.by_subject(self.predicate)
+        for f in focus_nodes:
+            values = index.get(f, ())
+            yield from self._check(view, f, values)
+
+    def _result(self, focus, value=None):
+        return (focus, self.path, value, self.messages, self.severity, self.node)
+
+    def _check(self, view, f, values):
+        if self.min_count is not None and len(values) < self.min_count:
+            yield self._result(f)
+        if self.max_count is not None and len(values) > self.max_count:
+            yield self._result(f)
+        for hv in self.has_values:
+            if hv not in values:
+                yield self._result(f)
+        if not values:
+            return
+        for v in values:
+            if self.datatype is not None and not _datatype_ok(v, self.datatype):
+                yield self._result(f, v)
+            for cls in self.classes:
+                if isinstance(v, Literal) or cls not in view.all_types(v):
+                    yield self._result(f, v)
+            if self.node_kind is not None and not isinstance(v, self.node_kind):
+                yield self._result(f, v)
+            if self.in_values is not None and v not in self.in_values:
+                yield self._result(f, v)
+            for pattern in self.patterns:
+                if isinstance(v, BNode) or not pattern.search(_string_value(v)):
+                    yield self._result(f, v)
+
+
+@dataclass
+class _CoreShape:
+    node: object
+    target: _Target
+    properties: list[_CoreProperty]
+
+    def evaluate(self, view: "_UnionView") -> Iterable[tuple]:
+        focus = self.target.focus_nodes(view)
+        if not focus:
+            return
+        focus = sorted(focus, key=str)
+        for prop in self.properties:
+            yield from prop.evaluate(view, focus)
+
+
+def _string_value(v) -> str:
+    # As pySHACL's value_node_to_string: string literals by value, others by lexical form.
+    if isinstance(v, Literal) and v.value is not None and v.datatype in (None, RDF.langString, XSD.string):
+        return str(v.value)
+    return str(v)
+
+
+_PY_TYPES = None
+
+
+def _datatype_ok(v, dtype) -> bool:
+    """pySHACL's DatatypeConstraintComponent, rule for rule."""
+    global _PY_TYPES
+    if not isinstance(v, Literal):
+        return False
+    if _PY_TYPES is None:
+        from datetime import date, datetime
+        from datetime import time as time_
+        from decimal import Decimal
+
+        _PY_TYPES = {
+            XSD.string: (str, bytes), RDF.langString: (str, bytes), XSD.integer: (int,),
+            XSD.float: (float,), XSD.decimal: (Decimal,), XSD.boolean: (bool,), XSD.date: (date,),
+            XSD.time: (time_,), XSD.dateTime: (datetime,),
+        }
+    datatype, lang = v.datatype, v.language
+    if datatype == dtype:
+        if getattr(v, "ill_typed", None) is True:
+            return False
+        return _actual(v, dtype)
+    if dtype == RDFS.Literal:
+        return True
+    if dtype == RDFS.Datatype and datatype:
+        return True
+    if datatype is None and lang is None and dtype == XSD.string:
+        return _actual(v, dtype)
+    if dtype == RDF.langString and lang:
+        return _actual(v, dtype)
+    return False
+
+
+def _actual(v: Literal, dtype) -> bool:
+    kinds = _PY_TYPES.get(dtype)
+    return True if kinds is None else isinstance(v.value, kinds)
+
+
+class _UnionView:
+    """Read-only union of the data and the ontology, with per-predicate indexes and a
+    memoised class hierarchy (the merged graph, without copying the data)."""
+
+    def __init__(self, data: Graph, ontology: Graph | None):
+        self.graphs = [data] if ontology is None else [data, ontology]
+        self._by_subject: dict = {}
+        self._by_object: dict = {}
+        self._supers: dict = {}
+        self._types: dict = {}
+
+    def subjects(self, p, o) -> set:
+        out = set()
+        for g in self.graphs:
+            out.update(g.subjects(p, o))
+        return out
+
+    def objects(self, s, p) -> set:
+        out = set()
+        for g in self.graphs:
+            out.update(g.objects(s, p))
+        return out
+
+    def _index(self, cache: dict, p, by_subject: bool) -> dict:
+        index = cache.get(p)
+        if index is None:
+            grouped = defaultdict(set)
+            for g in self.graphs:
+                for s, o in g.subject_objects(p):
+                    if by_subject:
+                        grouped[s].add(o)
+                    else:
+                        grouped[o].add(s)
+            index = cache[p] = dict(grouped)
+        return index
+
+    def by_subject(self, p) -> dict:
+        return self._index(self._by_subject, p, True)
+
+    def by_object(self, p) -> dict:
+        return self._index(self._by_object, p, False)
+
+    def subclasses(self, cls) -> set:
+        """``cls`` and everything transitively rdfs:subClassOf it."""
+        seen, todo = {cls}, [cls]
+        while todo:
+            for sub in self.subjects(RDFS.subClassOf, todo.pop()):
+                if sub not in seen:
+                    seen.add(sub)
+                    todo.append(sub)
+        return seen
+
+    def superclasses(self, cls) -> frozenset:
+        found = self._supers.get(cls)
+        if found is None:
+            seen, todo = {cls}, [cls]
+            while todo:
+                for sup in self.objects(todo.pop(), RDFS.subClassOf):
+                    if sup not in seen:
+                        seen.add(sup)
+                        todo.append(sup)
+            found = self._supers[cls] = frozenset(seen)
+        return found
+
+    def all_types(self, node) -> frozenset:
+        found = self._types.get(node)
+        if found is None:
+            acc = set()
+            for t in self.objects(node, RDF.type):
+                acc |= self.superclasses(t)
+            found = self._types[node] = frozenset(acc)
+        return found

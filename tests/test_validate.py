@@ -1,0 +1,243 @@
+"""kg.validate: the report, the case-file rows in it, and sameness with plain pySHACL."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+
+import pytest
+from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
+
+from kg.provenance import Origin
+from kg.validate import validate
+
+HSCP = Namespace("https://w3id.org/hscp/def#")
+ORG = Namespace("http://www.w3.org/ns/org#")
+DCT = Namespace("http://purl.org/dc/terms/")
+BASE = "https://w3id.org/hscp/id/"
+
+ONTOLOGY = """
+@prefix hscp: <https://w3id.org/hscp/def#> . @prefix org: <http://www.w3.org/ns/org#> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> . @prefix dct: <http://purl.org/dc/terms/> .
+@prefix foaf: <http://xmlns.com/foaf/0.1/> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<https://w3id.org/hscp/def> a owl:Ontology .
+foaf:Agent a owl:Class . org:Organization a owl:Class ; rdfs:subClassOf foaf:Agent .
+org:FormalOrganization a owl:Class ; rdfs:subClassOf org:Organization .
+org:OrganizationalCollaboration a owl:Class ; rdfs:subClassOf org:Organization ; owl:disjointWith org:FormalOrganization .
+hscp:Partnership a owl:Class ; rdfs:subClassOf org:Organization .
+hscp:StatutoryPartnership a owl:Class ; owl:equivalentClass [ a owl:Class ; owl:intersectionOf ( hscp:Partnership org:FormalOrganization ) ] .
+hscp:CollaborativePartnership a owl:Class ; owl:equivalentClass [ a owl:Class ; owl:intersectionOf ( hscp:Partnership org:OrganizationalCollaboration ) ] .
+skos:Concept a owl:Class .
+hscp:PartnershipForm a owl:Class ; rdfs:subClassOf skos:Concept .
+hscp:Jurisdiction a owl:Class ; rdfs:subClassOf skos:Concept .
+hscp:ConfidenceLevel a owl:Class ; rdfs:subClassOf skos:Concept .
+dct:BibliographicResource a owl:Class .
+org:Membership a owl:Class .
+hscp:Claim a owl:Class .
+hscp:GovernanceModeObservation a owl:Class ; rdfs:subClassOf hscp:Claim .
+hscp:FrameAttribution a owl:Class ; rdfs:subClassOf hscp:Claim ; owl:disjointWith hscp:GovernanceModeObservation .
+hscp:confidence a owl:ObjectProperty, owl:FunctionalProperty ; rdfs:range hscp:ConfidenceLevel .
+hscp:form a owl:ObjectProperty . hscp:jurisdiction a owl:ObjectProperty .
+hscp:about a owl:ObjectProperty . dct:source a owl:ObjectProperty .
+org:member a owl:ObjectProperty . org:organization a owl:ObjectProperty .
+hscp:startYear a owl:DatatypeProperty . hscp:startDate a owl:DatatypeProperty .
+rdfs:label a owl:AnnotationProperty .
+<https://w3id.org/hscp/id/confidence/confirmed> a hscp:ConfidenceLevel .
+<https://w3id.org/hscp/id/confidence/partial> a hscp:ConfidenceLevel .
+<https://w3id.org/hscp/id/confidence/unverified> a hscp:ConfidenceLevel .
+[] a owl:AllDifferent ; owl:distinctMembers ( <https://w3id.org/hscp/id/confidence/confirmed> <https://w3id.org/hscp/id/confidence/partial> <https://w3id.org/hscp/id/confidence/unverified> ) .
+"""
+
+SHAPES = """
+@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix hscp: <https://w3id.org/hscp/def#> .
+@prefix org: <http://www.w3.org/ns/org#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix dct: <http://purl.org/dc/terms/> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix shape: <https://w3id.org/hscp/shapes#> .
+shape:Partnership a sh:NodeShape ; sh:targetClass hscp:Partnership ;
+  sh:property [ sh:path rdfs:label ; sh:minCount 1 ; sh:datatype xsd:string ; sh:message "A partnership needs a label (column 'label')." ] ;
+  sh:property [ sh:path hscp:jurisdiction ; sh:minCount 1 ; sh:maxCount 1 ; sh:class hscp:Jurisdiction ; sh:message "A partnership needs exactly one jurisdiction (column 'jurisdiction')." ] ;
+  sh:property [ sh:path hscp:form ; sh:class hscp:PartnershipForm ; sh:message "The form must be a partnership form (column 'form')." ] ;
+  sh:property [ sh:path hscp:startYear ; sh:datatype xsd:integer ; sh:maxCount 1 ; sh:message "The start year must be one whole number (column 'start')." ] ;
+  sh:property shape:confidence , shape:source .
+shape:confidence a sh:PropertyShape ; sh:path hscp:confidence ; sh:minCount 1 ; sh:maxCount 1 ; sh:class hscp:ConfidenceLevel ;
+  sh:message "Give one confidence: confirmed, partial or unverified (column 'confidence')." .
+shape:source a sh:PropertyShape ; sh:path dct:source ; sh:minCount 1 ; sh:class dct:BibliographicResource ; sh:nodeKind sh:IRI ;
+  sh:message "Every row needs at least one source from sources.csv (column 'source')." .
+shape:Membership a sh:NodeShape ; sh:targetClass org:Membership ;
+  sh:property [ sh:path org:member ; sh:minCount 1 ; sh:maxCount 1 ; sh:class org:Organization ; sh:message "A membership needs one member organisation (column 'organisation')." ] ;
+  sh:property [ sh:path org:organization ; sh:minCount 1 ; sh:class hscp:Partnership ; sh:message "A membership needs its partnership (column 'partnership')." ] ;
+  sh:property shape:confidence , shape:source .
+shape:Claim a sh:NodeShape ; sh:targetClass hscp:Claim ;
+  sh:property [ sh:path hscp:about ; sh:minCount 1 ; sh:maxCount 1 ; sh:message "A claim is about exactly one partnership or form." ] ;
+  sh:property shape:confidence , shape:source .
+shape:Source a sh:NodeShape ; sh:targetClass dct:BibliographicResource ;
+  sh:property [ sh:path dct:bibliographicCitation ; sh:minCount 1 ; sh:pattern "\\\\S" ; sh:message "A source needs a citation (column 'citation')." ] .
+"""
+
+def synthetic(n_partnerships: int, seed: int = 1) -> Graph:
+    """Seeded synthetic case data: about 27 triples per partnership (members, claims)."""
+    rnd = random.Random(seed)
+    g = Graph()
+    C = lambda s: URIRef(BASE + "confidence/" + s)
+    juris = [URIRef(BASE + f"jurisdiction/j{i}") for i in range(20)]
+    forms = [URIRef(BASE + f"partnership-form/f{i}") for i in range(20)]
+    for j in juris: g.add((j, RDF.type, HSCP.Jurisdiction)); g.add((j, RDFS.label, Literal(str(j)[-3:])))
+    for f in forms: g.add((f, RDF.type, HSCP.PartnershipForm)); g.add((f, RDFS.label, Literal(str(f)[-3:])))
+    srcs = [URIRef(BASE + f"source/s{i}") for i in range(max(10, n_partnerships // 10))]
+    for s in srcs:
+        g.add((s, RDF.type, DCT.BibliographicResource)); g.add((s, DCT.bibliographicCitation, Literal("Cit " + str(s)[-4:])))
+    for i in range(n_partnerships):
+        p = URIRef(BASE + f"partnership/p{i}")
+        g.add((p, RDF.type, HSCP.Partnership))
+        g.add((p, RDF.type, ORG.FormalOrganization if i % 2 else ORG.OrganizationalCollaboration))
+        g.add((p, RDFS.label, Literal(f"Partnership {i}")))
+        g.add((p, HSCP.jurisdiction, rnd.choice(juris)))
+        g.add((p, HSCP.form, rnd.choice(forms)))
+        g.add((p, HSCP.startYear, Literal(2000 + i % 20)))
+        g.add((p, HSCP.startDate, Literal(f"{2000 + i % 20}", datatype=XSD.gYear)))
+        g.add((p, HSCP.confidence, C(rnd.choice(["confirmed", "partial", "unverified"]))))
+        g.add((p, DCT.source, rnd.choice(srcs)))
+        for k in range(2):
+            o = URIRef(BASE + f"organisation/o{i}-{k}")
+            g.add((o, RDF.type, ORG.FormalOrganization)); g.add((o, RDFS.label, Literal(f"Org {i}-{k}")))
+            m = URIRef(BASE + f"membership/m{i}-{k}")
+            g.add((m, RDF.type, ORG.Membership)); g.add((m, ORG.member, o)); g.add((m, ORG.organization, p))
+            g.add((m, HSCP.confidence, C("confirmed"))); g.add((m, DCT.source, rnd.choice(srcs)))
+        c = URIRef(BASE + f"observation/c{i}")
+        g.add((c, RDF.type, HSCP.GovernanceModeObservation)); g.add((c, HSCP.about, p))
+        g.add((c, HSCP.confidence, C("partial"))); g.add((c, DCT.source, rnd.choice(srcs)))
+    return g
+
+
+def ontology() -> Graph:
+    return Graph().parse(data=ONTOLOGY, format="turtle")
+
+
+def shapes() -> Graph:
+    return Graph().parse(data=SHAPES, format="turtle")
+
+
+def P(i: int) -> URIRef:
+    return URIRef(BASE + f"partnership/p{i}")
+
+
+def spoil(g: Graph) -> Graph:
+    """Six kinds of mistakes, one partnership each."""
+    g.remove((P(1), RDFS.label, None))  # missing label
+    g.add((P(2), HSCP.jurisdiction, URIRef(BASE + "jurisdiction/nowhere")))  # two, one untyped
+    g.add((P(3), HSCP.startYear, Literal("abc", datatype=XSD.integer)))  # ill-typed, and two
+    g.add((P(4), HSCP.confidence, URIRef(BASE + "confidence/confirmed")))  # two confidences
+    g.add((P(5), DCT.source, Literal("thesis")))  # a literal where a source IRI belongs
+    g.remove((URIRef(BASE + "membership/m6-0"), ORG.member, None))  # membership without member
+    return g
+
+
+def _sortable(report):
+    return sorted(tuple("" if x is None else x for x in v.key()) for v in report.violations)
+
+
+def test_conforming_graph_conforms():
+    report = validate(synthetic(20), shapes(), ontology())
+    assert report.conforms
+    assert report.violations == []
+    assert report.engines == {"core": 4}
+
+
+def test_same_results_as_plain_pyshacl():
+    data, sg, og = spoil(synthetic(40)), shapes(), ontology()
+    fast = validate(data, sg, og)
+    plain = validate(data, sg, og, engine="pyshacl")
+    assert not fast.conforms and not plain.conforms
+    assert len(fast.violations) >= 8
+    assert _sortable(fast) == _sortable(plain)
+    focuses = {v.focus for v in fast.violations}
+    assert {str(P(i)) for i in range(1, 6)} <= focuses
+    assert BASE + "membership/m6-0" in focuses
+
+
+def test_same_results_when_some_shapes_need_pyshacl():
+    extra = """
+    @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix hscp: <https://w3id.org/hscp/def#> .
+    @prefix shape: <https://w3id.org/hscp/shapes#> .
+    shape:Years a sh:NodeShape ; sh:targetClass hscp:Partnership ;
+      sh:sparql [ sh:message "The start year {?year} is before 2005." ;
+        sh:select "SELECT $this ?year WHERE { $this <https://w3id.org/hscp/def#startYear> ?year . FILTER(?year < 2005) }" ] .
+    shape:Jurisdiction a sh:NodeShape ; sh:targetClass hscp:Jurisdiction ;
+      sh:property [ sh:path <http://www.w3.org/2000/01/rdf-schema#label> ; sh:minCount 2 ] .
+    """
+    sg = shapes().parse(data=extra, format="turtle")
+    data = spoil(synthetic(30))
+    og = ontology()
+    fast = validate(data, sg, og)
+    plain = validate(data, sg, og, engine="pyshacl")
+    assert fast.engines == {"core": 4, "pyshacl": 2}
+    assert any("before 2005" in v.message for v in fast.violations)
+    assert _sortable(fast) == _sortable(plain)
+
+
+def test_text_names_file_row_and_record():
+    data = spoil(synthetic(10))
+    origins = {str(P(1)): Origin("partnership", "partnerships.csv", 3, "p1")}
+    report = validate(data, shapes(), ontology(), origins)
+    lines = report.text.splitlines()
+    assert "  partnerships.csv:3 (partnership 'p1'): A partnership needs a label (column 'label')." in lines
+    assert f"  {P(4)}: Give one confidence: confirmed, partial or unverified (column 'confidence')." in lines
+    assert lines[0] == f"{len(report.violations)} SHACL violations:"
+    first = report.violations[0]
+    assert first.origin == origins[str(P(1))]
+    assert first.path == str(RDFS.label) and first.value is None
+
+
+def test_to_json_round_trips():
+    report = validate(spoil(synthetic(8)), shapes(), ontology(),
+                      {str(P(1)): Origin("partnership", "partnerships.csv", 3, "p1")})
+    parsed = json.loads(report.to_json())
+    assert parsed["conforms"] is False
+    assert len(parsed["violations"]) == len(report.violations)
+    assert parsed["violations"][0]["origin"] == {"table": "partnership", "path": "partnerships.csv",
+                                                 "row": 3, "id": "p1"}
+    assert {"focus", "path", "value", "message", "severity", "shape"} <= set(parsed["violations"][0])
+
+
+def test_inverse_path_is_evaluated_like_pyshacl():
+    extra = """
+    @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix hscp: <https://w3id.org/hscp/def#> .
+    @prefix org: <http://www.w3.org/ns/org#> . @prefix shape: <https://w3id.org/hscp/shapes#> .
+    shape:HasMembers a sh:NodeShape ; sh:targetClass hscp:Partnership ;
+      sh:property [ sh:path [ sh:inversePath org:organization ] ; sh:minCount 2 ;
+                    sh:message "A partnership needs two members (memberships.csv)." ] .
+    """
+    sg = shapes().parse(data=extra, format="turtle")
+    data = spoil(synthetic(12))
+    data.remove((URIRef(BASE + "membership/m7-1"), None, None))
+    fast = validate(data, sg, ontology())
+    assert "pyshacl" not in fast.engines
+    assert _sortable(fast) == _sortable(validate(data, sg, ontology(), engine="pyshacl"))
+    assert any(v.focus == str(P(7)) and v.path == "^" + str(ORG.organization) for v in fast.violations)
+
+
+def test_importing_does_not_import_pyshacl():
+    code = "import sys, kg.validate; sys.exit('pyshacl' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("partnerships", [370, 3700])
+def test_scale_same_results_and_faster(partnerships, capsys):
+    """About 10k and 100k triples; prints the timings (run with -s to see them)."""
+    data = spoil(synthetic(partnerships))
+    sg, og = shapes(), ontology()
+    t0 = time.perf_counter()
+    fast = validate(data, sg, og)
+    t1 = time.perf_counter()
+    plain = validate(data, sg, og, engine="pyshacl")
+    t2 = time.perf_counter()
+    assert _sortable(fast) == _sortable(plain)
+    with capsys.disabled():
+        print(f"\nSHACL {len(data)} triples: kg.validate {t1 - t0:.2f} s, "
+              f"plain pySHACL {t2 - t1:.2f} s ({(t2 - t1) / (t1 - t0):.0f}x)")
+    assert t1 - t0 < t2 - t1
