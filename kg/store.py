@@ -648,6 +648,28 @@ class Store:
                 best[str(r)] = rank
         return {iri: rank[2] for iri, rank in best.items()}
 
+    def backlinks(self, iri: str, limit: int = 200) -> QueryResult:
+        """Resources that point at ``iri``: a SELECT of ?s ?p (labels are the caller's batch)."""
+        return self.query("SELECT DISTINCT ?s ?p ?r WHERE { ?s ?p ?r FILTER(isIRI(?s)) } ORDER BY ?p ?s",
+                          {"r": _iri_term(iri)}, limit=limit)
+
+    def property_counts(self) -> dict[str, int]:
+        """Triples per predicate, over all graphs (for documentation pages; computed once)."""
+        def compute():
+            result = self.query("SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p", limit=1_000_000)
+            return {str(p): int(n) for p, n in result.rows}
+
+        return self.memo("property_counts", compute)
+
+    def reference_counts(self, iris: Iterable[str]) -> dict[str, int]:
+        """How many triples have each IRI as their object, in one query for the whole batch."""
+        wanted = sorted({str(i) for i in iris})
+        if not wanted:
+            return {}
+        values = " ".join(_nt_from_cell((0, str(_iri_term(i)))) for i in wanted)
+        text = f"SELECT ?o (COUNT(*) AS ?n) WHERE {{ VALUES ?o {{ {values} }} ?s ?p ?o }} GROUP BY ?o"
+        return {str(o): int(n) for o, n in self.query(text, limit=1_000_000).rows}
+
     def stats(self) -> dict:
         """Triples per named graph and instances per class."""
         graphs = self.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
