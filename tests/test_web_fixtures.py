@@ -1,0 +1,126 @@
+"""The web tests' shared data: one build of the minimal case data per test run, and its store.
+
+The other ``test_web_*`` modules import the fixtures from here. The build is made once per
+process (``web_env()`` is cached) from a copy of tests/data/minimal in which one
+partnership's description holds a ``<script>`` element, so every page can be checked for
+escaping. When the build pipeline cannot run yet (an ontology file or the reasoner
+missing), the same case data is mapped without validation or reasoning instead.
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from rdflib import Dataset, Graph, URIRef
+
+from kg.settings import Settings
+
+TESTS = Path(__file__).parent
+MINIMAL = TESTS / "data" / "minimal"
+BASE = "https://w3id.org/hscp/id/"
+SCRIPT = "<script>alert('kg')</script>"
+SCRIPT_PARTNERSHIP = "ayrshire-ijb"
+
+
+def _write_case_data(target: Path) -> None:
+    shutil.copytree(MINIMAL, target)
+    path = target / "partnerships.csv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+        fields = list(rows[0])
+    for row in rows:
+        if row["id"] == SCRIPT_PARTNERSHIP:
+            row["description"] = f"Description with {SCRIPT} inside."
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _map_without_checks(settings: Settings, build_dir: Path) -> Settings:
+    """graph.nq from the mapped case data and the ontology, when kg.build cannot run yet."""
+    from kg.build import read_inputs
+    from kg.mapping import to_graph
+    from kg.namespaces import graph_iri
+
+    ontology = settings.ontology_path
+    if not (ontology / "shapes.ttl").is_file():
+        copy = build_dir.parent / "ontology"
+        shutil.copytree(ontology, copy, dirs_exist_ok=True)
+        (copy / "shapes.ttl").write_text("", encoding="utf-8")
+        settings = settings.replace(ontology_dir=copy)
+    vocabulary, case_data = read_inputs(settings)
+    mapped = to_graph(case_data, vocabulary, settings.base_iri)
+    dataset = Dataset()
+    for name, graph in (("ontology", vocabulary.ontology_graph()), ("data", mapped.graph), ("metadata", Graph())):
+        named = dataset.graph(URIRef(graph_iri(name)))
+        for triple in graph:
+            named.add(triple)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    dataset.serialize(build_dir / "graph.nq", format="nquads")
+    mapped.graph.serialize(build_dir / "data.ttl", format="turtle")
+    return settings
+
+
+@functools.lru_cache(maxsize=None)
+def web_env() -> tuple[Settings, object]:
+    """(settings, open store) over a build of the test data; made once per process."""
+    from kg.errors import KGError
+    from kg.store import open_store
+
+    root = Path(tempfile.mkdtemp(prefix="kg-web-tests-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    _write_case_data(root / "data")
+    settings = Settings.from_env({}, data_dir=root / "data", build_dir=root / "build", workers=2,
+                                 query_timeout=5.0, row_limit=1000)
+    try:
+        from kg.build import build
+
+        build(settings)
+    except (ImportError, KGError):
+        settings = _map_without_checks(settings, root / "build")
+    store = open_store(settings)
+    atexit.register(store.close)
+    return settings, store
+
+
+@pytest.fixture(scope="session")
+def web_settings() -> Settings:
+    return web_env()[0]
+
+
+@pytest.fixture(scope="session")
+def web_store():
+    return web_env()[1]
+
+
+@pytest.fixture(scope="session")
+def web_app(web_settings, web_store):
+    from webapp import create_app
+
+    app = create_app(web_settings, web_store)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(web_app):
+    return web_app.test_client()
+
+
+def iri(kind: str, slug: str) -> str:
+    return f"{BASE}{kind}/{slug}"
+
+
+def test_the_build_holds_the_data_and_the_ontology(web_store):
+    graphs = web_store.graphs()
+    assert "https://w3id.org/hscp/graph/data" in graphs
+    assert "https://w3id.org/hscp/graph/ontology" in graphs
+    ask = web_store.query("ASK { ?p a <https://w3id.org/hscp/def#Partnership> }")
+    assert ask.boolean is True

@@ -1,0 +1,171 @@
+"""The canned-query gallery: /queries, one stable URL per query, downloads and an OpenAPI description.
+
+``/queries/{name}`` shows a form built from the query's typed parameters (choices as
+selects), and with parameter values (or none needed) the results: an HTML table with labels
+and links, the chart beside it, the SPARQL, a permalink and downloads
+(``/queries/{name}.csv|.tsv|.json?…``). Values are validated and bound by ``kg.queries``;
+they never touch the query text.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
+
+from kg.errors import UsageError
+
+from . import charts, kg, negotiation
+from .rendering import labels_for, term_view
+from .sparql import result_response
+
+bp = Blueprint("gallery", __name__)
+RESERVED = {"format"}
+_OPENAPI_TYPES = {
+    "iri": {"type": "string", "format": "iri"},
+    "string": {"type": "string"},
+    "integer": {"type": "integer"},
+    "decimal": {"type": "number"},
+    "date": {"type": "string", "format": "date"},
+    "language": {"type": "string", "pattern": "^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$"},
+}
+
+
+@bp.get("/queries")
+@bp.get("/queries.json")
+def index():
+    catalogue = kg().catalogue
+    as_json = request.path.endswith(".json") or negotiation.choose(
+        request.accept_mimetypes, ("html", "json"), requested=request.args.get("format"),
+        default=negotiation.HTML).kind == "json"
+    if as_json:
+        return jsonify({"ok": True, "queries": [dict(q.to_json(), url=url_for("gallery.show", name=q.name))
+                                                for q in catalogue]})
+    tags = sorted({t for q in catalogue for t in q.tags})
+    return render_template("queries.html", queries=list(catalogue), tags=tags)
+
+
+def _raw_params() -> dict[str, str]:
+    raw = {}
+    for name in request.args:
+        if name in RESERVED:
+            continue
+        values = request.args.getlist(name)
+        if len(values) > 1:
+            raise UsageError(f"Parameter '{name}' is given {len(values)} times; give it once.")
+        raw[name] = values[0]
+    return raw
+
+
+@bp.get("/queries/<name>")
+def show(name: str):
+    stem, dot, extension = name.rpartition(".")
+    if dot and negotiation.by_extension(extension, ("results", "graph", "html")):
+        name, requested = stem, extension
+    else:
+        requested = request.args.get("format")
+    query = kg().catalogue.get(name)  # QueryNotFound -> 404
+    raw = _raw_params()
+    needs_input = any(p.required and p.default is None for p in query.params)
+    parsed_kind = "graph" if query.sparql and _is_graph(query) else "results"
+    chosen = negotiation.choose(request.accept_mimetypes, ("html", parsed_kind), requested=requested,
+                                default=negotiation.HTML)
+    store = kg().store
+    if chosen.kind != "html":
+        result = store.run(query, raw)  # QueryParameterError -> 400
+        response = result_response(result, chosen)
+        if chosen.name in ("csv", "tsv", "json") and requested:
+            response.headers["Content-Disposition"] = f'inline; filename="{name}.{chosen.extension}"'
+        return response
+    result = None
+    if raw or not needs_input:
+        result = store.run(query, raw)
+    return render_template("query.html", **_page(query, raw, result))
+
+
+def _is_graph(query) -> bool:
+    from kg.sparql import parse
+
+    return parse(query.sparql).kind == "graph"
+
+
+def _page(query, raw: dict[str, str], result) -> dict:
+    store = kg().store
+    fields = []
+    for param in query.params:
+        options = []
+        if param.type == "choice":
+            options = [(str(term), label) for term, label in param.options(store)]
+        fields.append({"param": param, "value": raw.get(param.name, ""), "options": options})
+    table = chart = None
+    labels: dict[str, str] = {}
+    if result is not None and result.kind == "select":
+        labels = labels_for(t for row in result.rows for t in row)
+        table = [[term_view(t, labels) for t in row] for row in result.rows]
+        if query.chart:
+            chart = charts.render(query.chart, result.variables, result.rows, labels, query.title)
+    filled = {k: v for k, v in raw.items() if v != ""}
+    suffix = ("?" + urlencode(filled)) if filled else ""
+    return {
+        "query": query,
+        "fields": fields,
+        "result": result,
+        "table": table,
+        "chart": chart,
+        "permalink": url_for("gallery.show", name=query.name) + suffix,
+        "downloads": [(f.name.upper(), url_for("gallery.show", name=f"{query.name}.{f.extension}") + suffix)
+                      for f in negotiation.formats("results" if result is None or result.kind != "graph" else "graph")],
+        "editor_link": url_for("sparql.endpoint", query=query.sparql),
+        "example_link": url_for("gallery.show", name=query.name) + "?" + urlencode(query.example_params())
+        if query.example_params() else None,
+        "turtle": result.serialize("turtle").decode("utf-8") if result is not None and result.kind == "graph" else None,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """OpenAPI 3.1: every canned query is one GET operation with typed parameters."""
+    paths = {}
+    for query in kg().catalogue:
+        parameters = []
+        for p in query.params:
+            schema = dict(_OPENAPI_TYPES.get(p.type, {"type": "string"}))
+            if p.type == "choice":
+                schema = {"type": "string", "enum": [str(t) for t, _ in p.options(kg().store)]}
+            if p.default is not None:
+                schema["default"] = p.default
+            parameters.append({"name": p.name, "in": "query", "required": p.required and p.default is None,
+                               "description": p.description or f"{p.type} value", "schema": schema,
+                               **({"example": p.example} if p.example is not None else {})})
+        parameters.append({"name": "format", "in": "query", "required": False,
+                           "schema": {"type": "string", "enum": ["json", "xml", "csv", "tsv", "html"]}})
+        paths[f"/queries/{query.name}"] = {"get": {
+            "operationId": query.name.replace("-", "_"),
+            "summary": query.title,
+            "description": query.description,
+            "tags": list(query.tags),
+            "parameters": parameters,
+            "responses": {
+                "200": {"description": "The query's results",
+                        "content": {f.media_type: {} for f in negotiation.formats("results")}
+                        | {"text/html": {}}},
+                "400": {"description": "A parameter value is missing or not of its type",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "503": {"description": "The query ran past the time limit (KG_QUERY_TIMEOUT)",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            },
+        }}
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "Health and social care partnerships: canned queries", "version": "0.1.0",
+                 "license": {"name": "CC BY 4.0 (data)", "url": "https://creativecommons.org/licenses/by/4.0/"},
+                 "description": "Each canned SPARQL query of the knowledge graph as an operation with typed "
+                                "parameters. Values are validated and bound, never pasted into query text."},
+        "servers": [{"url": request.host_url.rstrip("/")}],
+        "paths": paths,
+        "components": {"schemas": {"Error": {
+            "type": "object", "required": ["ok", "error", "status"],
+            "properties": {"ok": {"const": False}, "error": {"type": "string"}, "status": {"type": "integer"},
+                           "title": {"type": "string"}}}}},
+    }
+    return jsonify(document)

@@ -1,0 +1,106 @@
+"""How RDF terms look in HTML: a label, a link to this server, a language or datatype.
+
+Views turn rdflib terms into :class:`Term` views with :func:`term_views` (one ``labels()``
+batch per page) and templates render them with the ``term`` macro; Jinja's autoescaping
+does the rest, so no literal reaches a page unescaped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from flask import Flask
+from rdflib import BNode, Literal, URIRef
+from rdflib.namespace import XSD
+
+from kg.namespaces import PREFIXES
+
+from . import VENDOR_DIR, kg
+
+_PREFIX_ITEMS = sorted(((str(ns), prefix) for prefix, ns in PREFIXES.items()), key=lambda kv: -len(kv[0]))
+
+
+def curie(iri: str) -> str:
+    """``hscp:Partnership`` for a term in a known namespace, else the IRI itself."""
+    iri = str(iri)
+    for namespace, prefix in _PREFIX_ITEMS:
+        if iri.startswith(namespace) and len(iri) > len(namespace):
+            rest = iri[len(namespace):]
+            if "/" not in rest and "#" not in rest:
+                return f"{prefix}:{rest}"
+    return iri
+
+
+@dataclasses.dataclass(frozen=True)
+class Term:
+    kind: str  # iri | literal | bnode | none
+    value: str
+    href: str | None = None
+    label: str | None = None
+    lang: str | None = None
+    datatype: str | None = None  # a CURIE, only for typed literals other than xsd:string
+
+    @property
+    def text(self) -> str:
+        return self.label or (curie(self.value) if self.kind == "iri" else self.value)
+
+    @property
+    def local(self) -> bool:
+        return bool(self.href) and self.href.startswith("/")
+
+
+def iris_in(terms: Iterable) -> set[str]:
+    return {str(t) for t in terms if isinstance(t, URIRef)}
+
+
+def term_view(term, labels: dict[str, str]) -> Term:
+    if term is None:
+        return Term("none", "")
+    if isinstance(term, URIRef):
+        iri = str(term)
+        return Term("iri", iri, href=kg().local_href(iri), label=labels.get(iri))
+    if isinstance(term, BNode):
+        return Term("bnode", f"_:{term}")
+    if isinstance(term, Literal):
+        datatype = None
+        if term.datatype is not None and term.datatype != XSD.string:
+            datatype = curie(term.datatype)
+        return Term("literal", str(term), lang=term.language, datatype=datatype)
+    return Term("literal", str(term))
+
+
+def labels_for(terms: Iterable) -> dict[str, str]:
+    """Labels for every IRI among ``terms``, fetched in one batch."""
+    iris = iris_in(terms)
+    return kg().store.labels(iris) if iris else {}
+
+
+def table_view(variables: list[str], rows: list[tuple]) -> list[list[Term]]:
+    """A SELECT result as rows of Term views, with one labels() call for the whole table."""
+    labels = labels_for(t for row in rows for t in row)
+    return [[term_view(t, labels) for t in row] for row in rows]
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def globals_():
+        return {
+            "curie": curie,
+            "local_href": lambda iri: kg().local_href(iri),
+            "editor_assets": (VENDOR_DIR / "yasgui.min.js").is_file(),
+            "base_iri": kg().settings.base_iri,
+        }
+
+    @app.after_request
+    def security_headers(response):
+        # Everything a page needs is served from here: no external requests at all.
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-eval'; connect-src 'self'; font-src 'self' data:; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

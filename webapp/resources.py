@@ -1,0 +1,132 @@
+"""Linked-data pages: /id/… answers 303 to /doc/…, which serves HTML, Turtle, JSON-LD, RDF/XML, N-Triples.
+
+Every IRI under the base (``KG_BASE_IRI``) is served under /id/ here: ``BASE{path}`` is
+``/id/{path}``. ``/id/{path}`` redirects (303 See Other, ``Vary: Accept``) to the document
+for the representation asked for; ``/doc/{path}.{ext}`` serves one representation directly
+and ``/doc/{path}`` negotiates.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from rdflib import RDF, URIRef
+
+from kg.compare import claims_about, confidence_slug
+from kg.errors import ResourceNotFound
+from kg.namespaces import DCT, HSCP, bind_prefixes
+
+from . import kg, negotiation
+from .rendering import labels_for, term_view
+
+bp = Blueprint("resources", __name__)
+KINDS = ("html", "graph")
+_LABEL_PROPERTIES = {"http://www.w3.org/2004/02/skos/core#prefLabel", "http://www.w3.org/2000/01/rdf-schema#label",
+                     "http://purl.org/dc/terms/title"}
+_DEFINITIONS = ("http://www.w3.org/2004/02/skos/core#definition", "http://purl.org/dc/terms/description",
+                "http://www.w3.org/2000/01/rdf-schema#comment")
+
+
+def _split_extension(path: str) -> tuple[str, str | None]:
+    """("partnership/x", "ttl") for "partnership/x.ttl"; slugs themselves never hold a dot."""
+    head, _, last = path.rpartition("/")
+    stem, dot, extension = last.rpartition(".")
+    if dot and stem and negotiation.by_extension(extension, KINDS):
+        return (f"{head}/{stem}" if head else stem), extension
+    return path, None
+
+
+@bp.get("/id/<path:path>")
+def identify(path: str):
+    """303 See Other to the document describing the resource, in the representation asked for."""
+    if path == "dataset" or path.startswith("dataset/"):
+        target = url_for("dataset.dataset") if path == "dataset" else url_for("dataset.download", name=path[8:])
+        return _vary(redirect(target, 303))
+    chosen = negotiation.choose(request.accept_mimetypes, KINDS, requested=request.args.get("format"),
+                                default=negotiation.HTML)
+    if chosen.kind == "html":
+        target = f"/doc/{path}"
+    else:
+        target = f"/doc/{path}.{chosen.extension}"
+    return _vary(redirect(target, 303))
+
+
+@bp.get("/doc/<path:path>")
+def document(path: str):
+    path, extension = _split_extension(path)
+    iri = kg().settings.base_iri + path
+    if extension:
+        chosen = negotiation.by_extension(extension, KINDS)
+    else:
+        chosen = negotiation.choose(request.accept_mimetypes, KINDS, requested=request.args.get("format"),
+                                    default=negotiation.HTML)
+    graph = kg().store.describe(iri)  # ResourceNotFound -> 404 naming the IRI
+    if chosen.kind == "graph":
+        bind_prefixes(graph)
+        body = graph.serialize(format={"turtle": "turtle", "jsonld": "json-ld", "rdfxml": "xml",
+                                       "nt": "nt"}[chosen.name], encoding="utf-8")
+        response = Response(body, content_type=chosen.content_type)
+    else:
+        response = Response(render_template("resource.html", **_page(iri, graph)))
+    response.headers["Link"] = f'<{iri}>; rel="describes"'
+    return _vary(response) if not extension else response
+
+
+def _vary(response: Response) -> Response:
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _page(iri: str, graph) -> dict:
+    """Everything the resource page shows, with one labels() batch for every IRI on it."""
+    store = kg().store
+    node = URIRef(iri)
+    backlinks = store.backlinks(iri).rows
+    # Claims point at what they are about: look for them only when something does.
+    claims = claims_about(store, iri) if any(p == HSCP.about for _, p, _ in backlinks) or len(backlinks) >= 200 else []
+    own = [(p, o) for p, o in graph.predicate_objects(node)]
+    terms = [p for p, _ in own] + [o for _, o in own]
+    terms += [t for s, p, _ in backlinks for t in (s, p)]
+    for claim in claims:
+        terms += [claim.claim, *claim.types, *claim.sources, claim.confidence]
+        terms += [t for pair in claim.values for t in pair]
+    labels = labels_for(terms + [node])
+
+    label = labels.get(iri)
+    types = sorted((term_view(o, labels) for o in graph.objects(node, RDF.type)), key=lambda t: t.text)
+    definition = next((str(o) for p in _DEFINITIONS for o in graph.objects(node, URIRef(p))), None)
+    properties: dict[str, dict] = {}
+    for p, o in sorted(own, key=lambda po: (str(po[0]), str(po[1]))):
+        if p == RDF.type:
+            continue
+        entry = properties.setdefault(str(p), {"property": term_view(p, labels), "values": []})
+        value = term_view(o, labels)
+        if o.__class__.__name__ == "BNode":
+            nested = [(term_view(p2, labels), term_view(o2, labels)) for p2, o2 in graph.predicate_objects(o)]
+            value = {"nested": nested}
+        entry["values"].append(value)
+    own_claim = None
+    sources = [term_view(o, labels) for o in graph.objects(node, DCT.source)]
+    confidence = graph.value(node, HSCP.confidence)
+    if sources or confidence is not None:
+        own_claim = {"sources": sources, "confidence": confidence_slug(confidence),
+                     "confidence_term": term_view(confidence, labels) if confidence is not None else None}
+    return {
+        "iri": iri,
+        "label": label,
+        "types": types,
+        "definition": definition,
+        "properties": list(properties.values()),
+        "own_claim": own_claim,
+        "claims": [
+            {"claim": term_view(c.claim, labels),
+             "types": [term_view(t, labels) for t in sorted(c.types)],
+             "values": [(term_view(p, labels), term_view(v, labels)) for p, v in c.values],
+             "sources": [term_view(s, labels) for s in sorted(c.sources)],
+             "confidence": confidence_slug(c.confidence),
+             "confidence_term": term_view(c.confidence, labels) if c.confidence is not None else None}
+            for c in claims
+        ],
+        "backlinks": [(term_view(s, labels), term_view(p, labels)) for s, p, _ in backlinks],
+        "backlinks_truncated": len(backlinks) >= 200,
+        "path": iri[len(kg().settings.base_iri):],
+    }

@@ -1,0 +1,225 @@
+"""The SPARQL 1.1 Protocol endpoint (/sparql), its service description and the query editor.
+
+Queries arrive by GET (``?query=``), by form POST (``application/x-www-form-urlencoded``)
+or by direct POST (``application/sparql-query``, UTF-8). SELECT and ASK answer in JSON,
+XML, CSV or TSV; CONSTRUCT and DESCRIBE in Turtle, N-Triples, JSON-LD or RDF/XML; the
+``Accept`` header chooses, a ``format`` parameter overrides it. Every query goes through
+``kg.sparql`` (SERVICE, updates, LOAD and unknown FROM graphs are refused with 400).
+
+Decisions, declared in responses:
+
+- **Time limit** (``KG_QUERY_TIMEOUT``): a query past it is stopped and answered with
+  **503 Service Unavailable** and ``Retry-After``: the server, not the client, gave up (408
+  would say the client was too slow sending its request). The message names the limit.
+- **Row limit** (``KG_ROW_LIMIT``): a longer result is cut; the response says so with the
+  header ``X-KG-Truncated: true`` (and ``X-KG-Row-Limit``), and SPARQL JSON results carry
+  ``"truncated": true`` beside ``head`` and ``results``.
+- **Body size** (``KG_MAX_QUERY_BYTES``): a larger request body or query is refused with 413.
+- **Updates** are never executed: the graph is compiled from the case data, and the query
+  workers hold read-only copies, so a write would be lost at the next build. Without
+  ``KG_UPDATE_TOKEN`` an update gets 403; with a token configured, a request without the
+  right ``Authorization: Bearer`` token gets 401 and one with it gets 501 (not implemented:
+  change the case data and rebuild).
+- **Protocol dataset** (``default-graph-uri``, ``named-graph-uri``) is refused with 400:
+  name the graphs with FROM / FROM NAMED or GRAPH in the query instead.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, render_template, request
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import RDF, RDFS
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    NotImplemented as HTTPNotImplemented,
+    RequestEntityTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+
+from kg import sparql as kg_sparql
+from kg.namespaces import SD, bind_prefixes
+
+from . import kg, negotiation
+from .rendering import table_view
+
+bp = Blueprint("sparql", __name__)
+
+FORM = "application/x-www-form-urlencoded"
+DIRECT_QUERY = "application/sparql-query"
+DIRECT_UPDATE = "application/sparql-update"
+
+
+class Operation:
+    """What one protocol request asks for."""
+
+    def __init__(self, query: str | None = None, update: str | None = None,
+                 default_graphs: list[str] | None = None, named_graphs: list[str] | None = None):
+        self.query, self.update = query, update
+        self.default_graphs = default_graphs or []
+        self.named_graphs = named_graphs or []
+
+
+def _single(values: list[str], name: str) -> str | None:
+    if len(values) > 1:
+        raise BadRequest(f"The request has {len(values)} '{name}' parameters; send exactly one.")
+    return values[0] if values else None
+
+
+def _decode(body: bytes) -> str:
+    charset = (request.mimetype_params.get("charset") or "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"The body is declared as {charset}; SPARQL requests must be UTF-8.")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("The body is not valid UTF-8; SPARQL requests must be UTF-8.") from None
+
+
+def read_operation() -> Operation:
+    """Parse the protocol request; raise 400, 413 or 415 for a malformed one."""
+    args = request.args
+    dataset = {"default_graphs": args.getlist("default-graph-uri") + args.getlist("using-graph-uri"),
+               "named_graphs": args.getlist("named-graph-uri") + args.getlist("using-named-graph-uri")}
+    if request.method == "GET":
+        if "update" in args:
+            raise BadRequest("SPARQL Update cannot be sent with GET; and this service does not run updates.")
+        return Operation(query=_single(args.getlist("query"), "query"), **dataset)
+    mimetype = request.mimetype
+    if mimetype == FORM:
+        form = request.form  # 413 when larger than KG_MAX_QUERY_BYTES
+        query = _single(form.getlist("query") + args.getlist("query"), "query")
+        update = _single(form.getlist("update"), "update")
+        if query is not None and update is not None:
+            raise BadRequest("The request has both 'query' and 'update'; send one operation.")
+        dataset["default_graphs"] += form.getlist("default-graph-uri") + form.getlist("using-graph-uri")
+        dataset["named_graphs"] += form.getlist("named-graph-uri") + form.getlist("using-named-graph-uri")
+        return Operation(query=query, update=update, **dataset)
+    if mimetype in (DIRECT_QUERY, DIRECT_UPDATE):
+        if "query" in args or "update" in args:
+            raise BadRequest(f"A {mimetype} request carries the operation in its body, not in the URL.")
+        text = _decode(request.get_data(cache=False))  # 413 when too large
+        if mimetype == DIRECT_QUERY:
+            return Operation(query=text, **dataset)
+        return Operation(update=text, **dataset)
+    if not mimetype:
+        raise UnsupportedMediaType(f"A POST to /sparql needs a Content-Type: {FORM} or {DIRECT_QUERY}.")
+    raise UnsupportedMediaType(f"Content-Type {mimetype} is not a SPARQL request; use {FORM} or {DIRECT_QUERY}.")
+
+
+def refuse_update() -> None:
+    token = kg().settings.update_token
+    if not token:
+        raise Forbidden("SPARQL Update is switched off on this service: the graph is built from the case data. "
+                        "Change the case data and rebuild instead.")
+    offered = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+        raise Unauthorized("SPARQL Update needs the update token (Authorization: Bearer …).")
+    raise HTTPNotImplemented("This service's store is read-only: updates are never executed. "
+                             "Change the case data and rebuild.")
+
+
+@bp.route("/sparql", methods=["GET", "POST"])
+@bp.route("/sparql/", methods=["GET", "POST"])
+def endpoint():
+    operation = read_operation()
+    if operation.update is not None:
+        refuse_update()
+    if operation.query is None:
+        chosen = negotiation.choose(request.accept_mimetypes, ("html", "graph"),
+                                    requested=request.args.get("format"), default=negotiation.TURTLE)
+        if chosen.kind == "html":
+            return _editor_page()
+        return _graph_response(service_description(), chosen)
+    limit_bytes = kg().settings.max_query_bytes
+    if len(operation.query.encode("utf-8")) > limit_bytes:
+        raise RequestEntityTooLarge()
+    if operation.default_graphs or operation.named_graphs:
+        raise BadRequest("default-graph-uri and named-graph-uri are not supported here: name the graphs with "
+                         "FROM / FROM NAMED or GRAPH in the query. Graphs: " + ", ".join(kg().store.graphs()) + ".")
+    parsed = kg_sparql.parse(operation.query)  # QuerySyntaxError / QueryRefused -> 400
+    kinds = ("html", "graph") if parsed.kind == "graph" else ("html", "results")
+    default = negotiation.TURTLE if parsed.kind == "graph" else negotiation.JSON_RESULTS
+    chosen = negotiation.choose(request.accept_mimetypes, kinds,
+                                requested=request.values.get("format"), default=default)
+    result = kg().store.query(operation.query)
+    if chosen.kind == "html":
+        response = Response(_editor_page(operation.query, result))
+    else:
+        response = result_response(result, chosen)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def result_response(result, chosen: negotiation.Format) -> Response:
+    """A QueryResult in the chosen format, its limits declared."""
+    body = result.serialize(chosen.serializer)
+    if result.truncated and chosen.name == "json":
+        body = body.rstrip()[:-1] + b', "truncated": true, "limit": %d}' % result.limit
+    response = Response(body, content_type=chosen.content_type)
+    if result.truncated:
+        response.headers["X-KG-Truncated"] = "true"
+        response.headers["X-KG-Row-Limit"] = str(result.limit)
+    response.headers["X-KG-Elapsed"] = f"{result.elapsed:.4f}"
+    return response
+
+
+def _graph_response(graph: Graph, chosen: negotiation.Format) -> Response:
+    names = {"turtle": "turtle", "jsonld": "json-ld", "rdfxml": "xml", "nt": "nt"}
+    return Response(graph.serialize(format=names[chosen.name], encoding="utf-8"), content_type=chosen.content_type,
+                    headers={"Vary": "Accept"})
+
+
+def service_description() -> Graph:
+    """SPARQL 1.1 Service Description; sd:endpoint is the URL this request was sent to."""
+    g = Graph()
+    bind_prefixes(g)
+    service = BNode()
+    endpoint = URIRef(request.base_url)
+    g.add((service, RDF.type, SD.Service))
+    g.add((service, SD.endpoint, endpoint))
+    g.add((service, SD.supportedLanguage, SD.SPARQL11Query))
+    g.add((service, SD.feature, SD.UnionDefaultGraph))
+    g.add((service, RDFS.label, Literal("SPARQL endpoint of the health and social care partnerships graph", lang="en")))
+    for f in negotiation.formats("results", "graph"):
+        g.add((service, SD.resultFormat, URIRef(_FORMAT_IRIS.get(f.name, f.media_type))))
+    default_dataset = BNode()
+    default_graph = BNode()
+    g.add((service, SD.defaultDataset, default_dataset))
+    g.add((default_dataset, RDF.type, SD.Dataset))
+    g.add((default_dataset, SD.defaultGraph, default_graph))
+    g.add((default_graph, RDF.type, SD.Graph))
+    for name in kg().store.graphs():
+        named = BNode()
+        g.add((default_dataset, SD.namedGraph, named))
+        g.add((named, RDF.type, SD.NamedGraph))
+        g.add((named, SD.name, URIRef(name)))
+    return g
+
+
+_FORMAT_IRIS = {
+    "json": "http://www.w3.org/ns/formats/SPARQL_Results_JSON",
+    "xml": "http://www.w3.org/ns/formats/SPARQL_Results_XML",
+    "csv": "http://www.w3.org/ns/formats/SPARQL_Results_CSV",
+    "tsv": "http://www.w3.org/ns/formats/SPARQL_Results_TSV",
+    "turtle": "http://www.w3.org/ns/formats/Turtle",
+    "jsonld": "http://www.w3.org/ns/formats/JSON-LD",
+    "rdfxml": "http://www.w3.org/ns/formats/RDF_XML",
+    "nt": "http://www.w3.org/ns/formats/N-Triples",
+}
+
+
+def _editor_page(query: str | None = None, result=None) -> str:
+    from kg.namespaces import sparql_prologue
+
+    examples = [{"name": q.name, "title": q.title, "query": q.sparql} for q in kg().catalogue]
+    default_query = sparql_prologue() + "\nSELECT ?partnership ?label WHERE {\n  ?partnership a hscp:Partnership ; rdfs:label ?label .\n} LIMIT 20\n"
+    table = None
+    if result is not None and result.kind == "select":
+        table = table_view(result.variables, result.rows)
+    return render_template("sparql.html", query=query, default_query=default_query, examples=examples,
+                           result=result, table=table,
+                           turtle=result.serialize("turtle").decode("utf-8") if result is not None and result.kind == "graph" else None)
