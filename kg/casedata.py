@@ -222,6 +222,11 @@ class Column:
     type: ColumnType
     required: bool
     help: str
+    sample: str | None = None  # an example value when the type's own example does not fit
+
+    @property
+    def example(self) -> str:
+        return self.sample if self.sample is not None else self.type.example
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,8 +247,8 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
-def _c(name: str, type_: ColumnType, required: bool = False, help: str = "") -> Column:
-    return Column(name, type_, required, help)
+def _c(name: str, type_: ColumnType, required: bool = False, help: str = "", example: str | None = None) -> Column:
+    return Column(name, type_, required, help, example)
 
 
 def _claim_columns() -> tuple[Column, ...]:
@@ -252,7 +257,7 @@ def _claim_columns() -> tuple[Column, ...]:
         _c("confidence", concept("confidence", "confirmed"), True,
            "confirmed: seen in the cited source; partial: secondary source, truncated text or inference; "
            "unverified: not confirmed, from general knowledge or a summary only"),
-        _c("note", TEXT, False, "anything a reader should know about this row (e.g. 'analyst's label')"),
+        _c("note", TEXT, False, "anything a reader should know about this row (e.g. 'analyst's label')", "analyst's label, not the source's"),
     )
 
 
@@ -278,18 +283,18 @@ TABLES: dict[str, Table] = {
         _table(
             "sources", "source", "Bibliographic sources that rows cite. Confidence here is how far the citation details are verified.",
             _c("kind", ColumnType("kind", "one of: " + ", ".join(SOURCE_KINDS), "article", _one_of("a kind of source", SOURCE_KINDS)), True, "what kind of document"),
-            _c("citation", TEXT, True, "the full citation as it should be printed"),
+            _c("citation", TEXT, True, "the full citation as it should be printed", 'Glasby J, Dickinson H (2008) Greater than the sum of our parts? IJIC 8.'),
             _c("year", YEAR, False, "year of publication"),
             _c("url", ColumnType("urls", "full http(s) web addresses separated by ';'", "https://pmc.ncbi.nlm.nih.gov/articles/PMC3111890", _url, many=True), False, "where it can be read"),
             _c("doi", DOI, False, "its DOI"),
             _c("confidence", concept("confidence", "confirmed"), True, "how far the bibliographic details are verified"),
-            _c("note", TEXT, False, "anything a reader should know"),
+            _c("note", TEXT, False, "anything a reader should know", 'citation details from a secondary source'),
             required=True,
             claims=False,
         ),
         _table(
             "jurisdictions", "jurisdiction", "Countries and nations whose partnerships are compared.",
-            _c("label", TEXT, True, "its English name"),
+            _c("label", TEXT, True, "its English name", 'Scotland'),
             _c("iso_code", ColumnType("ISO 3166 code", "an ISO 3166-1 alpha-2 or ISO 3166-2 code", "GB-SCT", _matching(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", "an ISO 3166 code", "SE or GB-SCT")), True, "its ISO 3166 code"),
             _c("parent", ref("jurisdictions", "united-kingdom"), False, "the jurisdiction it is part of"),
             _c("wikidata", ColumnType("Wikidata IRI", "a Wikidata entity IRI", "http://www.wikidata.org/entity/Q22", _matching(r"http://www\.wikidata\.org/entity/Q\d+", "a Wikidata entity IRI", "http://www.wikidata.org/entity/Q22")), False, "the same place in Wikidata"),
@@ -297,7 +302,7 @@ TABLES: dict[str, Table] = {
         ),
         _table(
             "legislation", "legislation", "Acts, sections and regulations that enable partnership forms.",
-            _c("label", TEXT, True, "its short title, with the section"),
+            _c("label", TEXT, True, "its short title, with the section", 'Health Act 1999, section 31'),
             _c("iri", URL, False, "its legislation.gov.uk identifier, e.g. http://www.legislation.gov.uk/id/ukpga/1999/8/section/31"),
             _c("jurisdiction", ref("jurisdictions", "england"), True, "where it applies"),
             _c("date", DATE, False, "when it was enacted or made"),
@@ -305,7 +310,7 @@ TABLES: dict[str, Table] = {
         _table(
             "forms", "partnership-form", "Partnership forms: the kinds of arrangement that policy and law provide for.",
             _c("label", TEXT, True, "its name"),
-            _c("definition", TEXT, True, "what it is, in a sentence"),
+            _c("definition", TEXT, True, "what it is, in a sentence", 'An NHS body designated to commission or provide both health and social care.'),
             _c("jurisdiction", ref("jurisdictions", "england"), True, "where the form exists"),
             _c("legislation", ref("legislation", "health-act-1999-s31", many=True), False, "what enables it"),
             _c("broader", ref("forms", "section-75-arrangement"), False, "the broader form it is a kind of"),
@@ -315,7 +320,7 @@ TABLES: dict[str, Table] = {
         _table(
             "organisations", "organisation", "Organisations that are members of partnerships or develop evaluation designs.",
             _c("label", TEXT, True, "its name"),
-            _c("alt_labels", TEXTS, False, "other names"),
+            _c("alt_labels", TEXTS, False, "other names", 'Torbay PCT'),
             _c("sector", concept("sector", "health;social-care", many=True), True, "its sector(s)"),
             _c("jurisdiction", ref("jurisdictions", "england"), False, "where it operates"),
             _c("start", DATE, False, "when it was set up"),
@@ -325,13 +330,13 @@ TABLES: dict[str, Table] = {
         _table(
             "partnerships", "partnership", "Partnerships: each a real instance of a form, in one jurisdiction.",
             _c("label", TEXT, True, "its name"),
-            _c("alt_labels", TEXTS, False, "other names"),
+            _c("alt_labels", TEXTS, False, "other names", 'Torbay PCT'),
             _c("form", ref("forms", "care-trust"), True, "its form"),
             _c("jurisdiction", ref("jurisdictions", "england"), True, "where it is"),
             _c("legal_entity", BOOL, True, "yes: a statutory body with legal personality; no: a collaboration"),
             _c("start", DATE, False, "when it was established"),
             _c("end", DATE, False, "when it ended"),
-            _c("description", TEXT, False, "what it does, in a sentence or two"),
+            _c("description", TEXT, False, "what it does, in a sentence or two", 'Integrated NHS and adult social care provider.'),
             _c("homepage", URL, False, "its web site"),
             required=True,
         ),
@@ -348,7 +353,7 @@ TABLES: dict[str, Table] = {
             _c("date", DATE, True, "when it took effect"),
             _c("original", ColumnType("ids", "ids from organisations.csv or partnerships.csv separated by ';'", "sandwell-mh-trust", _slug, ref="organisations|partnerships", many=True), False, "what existed before"),
             _c("resulting", ColumnType("ids", "ids from organisations.csv or partnerships.csv separated by ';'", "black-country-partnership-ft", _slug, ref="organisations|partnerships", many=True), False, "what existed after"),
-            _c("label", TEXT, True, "the change, in a few words"),
+            _c("label", TEXT, True, "the change, in a few words", 'Renamed Black Country Partnership NHS Foundation Trust'),
         ),
         _table(
             "observations", "observation",
@@ -357,14 +362,14 @@ TABLES: dict[str, Table] = {
             _c("dimension", concept("dimension", "governance-mode"), True, "what is observed"),
             _c("value", ColumnType("concept", "a concept of the dimension's scheme (governance-mode, frame, leutz-level or rainbow-model)", "network", _slug), True, "the observed value"),
             *PERIOD_COLUMNS,
-            _c("observer", TEXT, False, "who made the observation"),
+            _c("observer", TEXT, False, "who made the observation", 'analyst (project brief)'),
             one_of=("partnership", "form"),
         ),
         _table(
             "statements", "statement", "Stated aims and observed drivers of a partnership or form, side by side.",
             *SUBJECT_COLUMNS,
             _c("kind", ColumnType("kind", "stated-aim or observed-driver", "stated-aim", _one_of("a kind of statement", STATEMENT_KINDS)), True, "an aim the partnership states, or a driver observers found"),
-            _c("statement", TEXT, True, "the aim or driver in a sentence"),
+            _c("statement", TEXT, True, "the aim or driver in a sentence", 'To improve outcomes for people who use services.'),
             _c("domain", DOMAIN, False, "the outcome domain the aim concerns"),
             _c("frame", concept("frame", "third-way"), False, "the frame the statement expresses"),
             one_of=("partnership", "form"),
@@ -374,8 +379,8 @@ TABLES: dict[str, Table] = {
             *SUBJECT_COLUMNS,
             _c("domain", DOMAIN, True, "the outcome domain"),
             _c("direction", concept("direction", "unclear"), True, "direction of the effect"),
-            _c("measure", TEXT, True, "what was measured or found, in a sentence"),
-            _c("method", TEXT, False, "how (study design)"),
+            _c("measure", TEXT, True, "what was measured or found, in a sentence", 'Most evidence points to limited impact on outcomes.'),
+            _c("method", TEXT, False, "how (study design)", 'literature review'),
             *PERIOD_COLUMNS,
             _c("evaluation", ref("evaluations", "poet-sandwell"), False, "the evaluation that produced it"),
             one_of=("partnership", "form"),
@@ -387,14 +392,14 @@ TABLES: dict[str, Table] = {
             _c("indicator", concept("indicator", "budget"), True, "what is counted or measured"),
             _c("value", DECIMAL, True, "the number"),
             _c("unit", concept("unit", "gbp"), True, "its unit"),
-            _c("period", TEXT, True, "the period it refers to, e.g. 2015/16 or 2016"),
+            _c("period", TEXT, True, "the period it refers to, e.g. 2015/16 or 2016", '2015/16'),
             one_of=("partnership", "form", "jurisdiction"),
         ),
         _table(
             "evaluation-designs", "evaluation-design", "Evaluation designs and toolkits (e.g. POET).",
-            _c("label", TEXT, True, "its name or acronym"),
-            _c("alt_labels", TEXTS, False, "other names and expansions"),
-            _c("description", TEXT, False, "what it is"),
+            _c("label", TEXT, True, "its name or acronym", 'POET'),
+            _c("alt_labels", TEXTS, False, "other names and expansions", 'Partnership Outcomes Evaluation Toolkit'),
+            _c("description", TEXT, False, "what it is", 'A web-based toolkit for partnerships to evaluate themselves.'),
             _c("developer", ref("organisations", "hsmc"), False, "who built it"),
             _c("year", YEAR, False, "when it was introduced"),
             _c("purpose", concept("evaluation-purpose", "formative", many=True), False, "formative and/or summative"),
@@ -406,14 +411,14 @@ TABLES: dict[str, Table] = {
             "instruments", "instrument", "The instruments of an evaluation design (survey, schedule, ...).",
             _c("design", ref("evaluation-designs", "poet"), True, "the design it belongs to"),
             _c("label", TEXT, True, "its name"),
-            _c("description", TEXT, False, "what it asks and how"),
+            _c("description", TEXT, False, "what it asks and how", 'Online survey of every member of staff.'),
             _c("respondents", concept("respondent-group", "staff"), False, "who answers it"),
             _c("stage", INTEGER, False, "its stage in the design (1, 2, ...)"),
-            _c("method", TEXT, False, "e.g. online survey, research schedule"),
+            _c("method", TEXT, False, "e.g. online survey, research schedule", 'online survey'),
         ),
         _table(
             "evaluations", "evaluation", "Applications of an evaluation design to a partnership.",
-            _c("label", TEXT, True, "a short title"),
+            _c("label", TEXT, True, "a short title", 'POET at Sandwell Integrated Support Service'),
             _c("design", ref("evaluation-designs", "poet"), True, "the design used"),
             _c("partnership", ref("partnerships", "sandwell-integrated-support-service"), True, "the partnership evaluated"),
             *PERIOD_COLUMNS,

@@ -1,0 +1,283 @@
+"""The one orchestrator: case data -> graph -> SHACL -> reasoner -> build/ written atomically.
+
+:func:`compile` runs the pipeline in memory and raises on bad data; :func:`build` writes the
+result into a temporary folder beside the target and swaps it in only once every file is
+complete, so a failed build leaves the previous ``build/`` exactly as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rdflib import Dataset, Graph, Literal, URIRef
+from rdflib.namespace import DCAT, DCTERMS, RDF, RDFS, VOID, XSD
+
+from . import __version__
+from .casedata import CaseData, read_case_data
+from .errors import InconsistentOntology, ValidationFailed
+from .mapping import Minter, to_graph
+from .namespaces import HSCP, ONTOLOGY_IRI, bind_prefixes, graph_iri
+from .provenance import Origin
+from .settings import Settings
+from .vocabulary import Vocabulary, load_vocabulary
+
+Progress = Callable[[str, float | None], None]
+"""Called with a step's name when it starts (elapsed None) and ends (elapsed seconds)."""
+
+LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
+DUMPS = {
+    "graph.nq": ("application/n-quads", "All named graphs: ontology, data, inferred, metadata"),
+    "data.ttl": ("text/turtle", "The case data as Turtle"),
+    "data.jsonld": ("application/ld+json", "The case data as JSON-LD"),
+    "void.ttl": ("text/turtle", "The VoID and DCAT description of the dataset"),
+}
+
+
+@dataclasses.dataclass
+class Compiled:
+    """Everything a build holds, in memory."""
+
+    settings: Settings
+    vocabulary: Vocabulary
+    case_data: CaseData
+    ontology: Graph
+    data: Graph
+    inferred: Graph
+    metadata: Graph
+    origins: dict[str, Origin]
+    validation: object  # kg.validate.ValidationReport
+    reasoning: object  # kg.reason.ReasoningResult
+    timings: dict[str, float]
+    input_hash: str
+
+    def graphs(self) -> dict[str, Graph]:
+        return {"ontology": self.ontology, "data": self.data, "inferred": self.inferred, "metadata": self.metadata}
+
+    def dataset(self) -> Dataset:
+        """The four graphs as named graphs of one rdflib Dataset."""
+        ds = Dataset()
+        bind_prefixes(ds)
+        for name, graph in self.graphs().items():
+            named = ds.graph(URIRef(graph_iri(name)))
+            for triple in graph:
+                named.add(triple)
+        return ds
+
+    def report(self) -> dict:
+        typed = set(self.data.subject_objects(RDF.type)) | set(self.inferred.subject_objects(RDF.type))
+        classes = Counter(str(cls) for _, cls in typed)
+        reasoning = self.reasoning
+        return {
+            "version": __version__,
+            "built": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "input_hash": self.input_hash,
+            "base_iri": self.settings.base_iri,
+            "triples": {name: len(g) for name, g in self.graphs().items()},
+            "rows": self.case_data.counts(),
+            "classes": dict(sorted(classes.items())),
+            "validation": {"conforms": self.validation.conforms, "violations": len(self.validation.violations)},
+            "reasoner": {
+                "name": reasoning.reasoner,
+                "consistent": reasoning.consistent,
+                "inferred_triples": len(self.inferred),
+                "message": reasoning.message,
+                "seconds": round(reasoning.elapsed, 3),
+            },
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "environment": {"python": platform.python_version(), "platform": platform.platform()},
+        }
+
+
+def hash_inputs(folders: list[Path]) -> str:
+    """SHA-256 over the names and bytes of every input file, in a stable order."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix in (".csv", ".ttl")):
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return "sha256:" + digest.hexdigest()
+
+
+@contextmanager
+def _step(name: str, timings: dict[str, float], progress: Progress | None) -> Iterator[None]:
+    if progress:
+        progress(name, None)
+    started = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - started
+    if progress:
+        progress(name, timings[name])
+
+
+def read_inputs(settings: Settings, progress: Progress | None = None,
+                timings: dict[str, float] | None = None) -> tuple[Vocabulary, CaseData]:
+    """The vocabulary and the typed case data (raises CaseDataError listing every problem)."""
+    timings = {} if timings is None else timings
+    with _step("read ontology", timings, progress):
+        vocabulary = load_vocabulary(settings.ontology_path, settings.base_iri)
+    with _step("read case data", timings, progress):
+        case_data = read_case_data(settings.data_path, vocabulary.slugs)
+    return vocabulary, case_data
+
+
+def compile(settings: Settings, progress: Progress | None = None, *, check: bool = True) -> Compiled:
+    """Run the pipeline in memory.
+
+    :raises CaseDataError: when a case file is wrong (every problem listed).
+    :raises ValidationFailed: when the graph violates the SHACL shapes (and ``check``).
+    :raises InconsistentOntology: when ontology + data are inconsistent (and ``check``).
+    """
+    from .reason import reason
+    from .validate import validate
+
+    timings: dict[str, float] = {}
+    vocabulary, case_data = read_inputs(settings, progress, timings)
+    with _step("map to RDF", timings, progress):
+        mapped = to_graph(case_data, vocabulary, settings.base_iri)
+        ontology = vocabulary.ontology_graph()
+    with _step("validate (SHACL)", timings, progress):
+        report = validate(mapped.graph, vocabulary.shapes, ontology, origins=mapped.origins)
+    if check and not report.conforms:
+        raise ValidationFailed(report)
+    with _step("reason", timings, progress):
+        reasoning = reason(ontology, mapped.graph, settings, origins=mapped.origins)
+    if check and not reasoning.consistent:
+        raise InconsistentOntology(reasoning.message, reasoning.culprits)
+    input_hash = hash_inputs([settings.ontology_path, settings.data_path])
+    compiled = Compiled(settings, vocabulary, case_data, ontology, mapped.graph, reasoning.inferred, Graph(),
+                        mapped.origins, report, reasoning, timings, input_hash)
+    with _step("describe dataset", timings, progress):
+        compiled.metadata = describe_dataset(compiled)
+    return compiled
+
+
+def describe_dataset(compiled: Compiled) -> Graph:
+    """VoID + DCAT description of the build: counts, vocabularies, dumps, licence."""
+    mint = Minter(compiled.settings.base_iri)
+    g = Graph()
+    bind_prefixes(g)
+    ds = mint.dataset
+    g.add((ds, RDF.type, DCAT.Dataset))
+    g.add((ds, RDF.type, VOID.Dataset))
+    g.add((ds, DCTERMS.title, Literal("Health and social care partnerships: evidence knowledge graph", lang="en")))
+    g.add((ds, RDFS.label, Literal("Health and social care partnerships: evidence knowledge graph", lang="en")))
+    g.add((ds, DCTERMS.description, Literal(
+        "Partnerships between health and social care organisations in England and comparator countries: "
+        "their forms, enabling legislation, memberships, governance-mode and frame observations, stated aims "
+        "and observed drivers, outcome evidence and evaluation designs. Every claim carries its source and a "
+        "confidence level (confirmed, partial, unverified).", lang="en")))
+    g.add((ds, DCTERMS.license, LICENSE))
+    g.add((ds, DCTERMS.modified, Literal(datetime.date.today().isoformat(), datatype=XSD.date)))
+    g.add((ds, DCTERMS.conformsTo, URIRef(ONTOLOGY_IRI)))
+    g.add((ds, HSCP.inputHash, Literal(compiled.input_hash)))
+    g.add((ds, VOID.uriSpace, Literal(compiled.settings.base_iri)))
+    g.add((ds, VOID.triples, Literal(sum(len(x) for x in (compiled.ontology, compiled.data, compiled.inferred)), datatype=XSD.integer)))
+    subjects = set(compiled.data.subjects())
+    g.add((ds, VOID.entities, Literal(len(subjects), datatype=XSD.integer)))
+    for prefix in ("http://www.w3.org/ns/org#", "http://www.w3.org/ns/prov#", "http://www.w3.org/2004/02/skos/core#",
+                   "http://purl.org/dc/terms/", "http://purl.org/linked-data/cube#", "http://www.w3.org/2006/time#",
+                   "https://schema.org/", ONTOLOGY_IRI + "#"):
+        g.add((ds, VOID.vocabulary, URIRef(prefix)))
+    counts = Counter(compiled.data.objects(None, RDF.type))
+    for index, (cls, n) in enumerate(sorted(counts.items())):
+        part = URIRef(f"{ds}#class-{index}")
+        g.add((ds, VOID.classPartition, part))
+        g.add((part, VOID["class"], cls))
+        g.add((part, VOID.entities, Literal(n, datatype=XSD.integer)))
+    for name, (media_type, title) in DUMPS.items():
+        dist = mint.distribution(name)
+        g.add((ds, DCAT.distribution, dist))
+        g.add((ds, VOID.dataDump, dist))
+        g.add((dist, RDF.type, DCAT.Distribution))
+        g.add((dist, DCTERMS.title, Literal(title, lang="en")))
+        g.add((dist, DCAT.mediaType, Literal(media_type)))
+        g.add((dist, DCAT.downloadURL, dist))
+        g.add((dist, DCTERMS.license, LICENSE))
+    return g
+
+
+def _write_outputs(compiled: Compiled, folder: Path) -> None:
+    import pyoxigraph as ox
+
+    store = ox.Store()
+    quads = []
+    for name, graph in compiled.graphs().items():
+        g = ox.NamedNode(graph_iri(name))
+        quads.extend(ox.Quad(_ox(s), _ox(p), _ox(o), g) for s, p, o in graph)
+    store.bulk_extend(quads)
+    store.dump(folder / "graph.nq", ox.RdfFormat.N_QUADS)
+    store.dump(folder / "data.ttl", ox.RdfFormat.TURTLE, from_graph=ox.NamedNode(graph_iri("data")),
+               prefixes={p: str(ns) for p, ns in _dump_prefixes().items()})
+    store.dump(folder / "void.ttl", ox.RdfFormat.TURTLE, from_graph=ox.NamedNode(graph_iri("metadata")),
+               prefixes={p: str(ns) for p, ns in _dump_prefixes().items()})
+    compiled.data.serialize(folder / "data.jsonld", format="json-ld", auto_compact=True)
+
+
+def _dump_prefixes() -> dict:
+    from .namespaces import PREFIXES
+
+    return {p: ns for p, ns in PREFIXES.items() if p not in ("sh", "sd")}
+
+
+def _ox(term):
+    import pyoxigraph as ox
+    from rdflib import BNode
+
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if term.language:
+        return ox.Literal(str(term), language=term.language)
+    if term.datatype is not None:
+        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+    return ox.Literal(str(term))
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Replace ``target`` by ``staging`` (both in the same parent folder)."""
+    previous = None
+    if target.exists():
+        previous = target.with_name(f".{target.name}.previous-{os.getpid()}")
+        os.rename(target, previous)
+    try:
+        os.rename(staging, target)
+    except OSError:
+        if previous is not None:
+            os.rename(previous, target)
+        raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def build(settings: Settings, out: Path | None = None, progress: Progress | None = None) -> Compiled:
+    """Compile and write a build into ``out`` (default settings.build_dir), atomically."""
+    target = Path(out or settings.build_dir).resolve()
+    compiled = compile(settings, progress)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    try:
+        with _step("write build", compiled.timings, progress):
+            _write_outputs(compiled, staging)
+        # written last, so that it carries the timing of the write itself
+        (staging / "report.json").write_text(json.dumps(compiled.report(), indent=2, ensure_ascii=False) + "\n",
+                                             encoding="utf-8")
+        swap_in(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return compiled

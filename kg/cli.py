@@ -1,0 +1,299 @@
+"""The ``kg`` command: build, validate, reason, query, queries, serve, push.
+
+Exit codes: 0 success; 1 the data is wrong (case-data error, SHACL violation,
+inconsistency); 2 usage or environment error (bad option, missing build, no store,
+bad query or parameter). Commands stay thin: each maps its flags to Settings and calls
+one function of the ``kg`` package. ``kg serve`` comes from the web layer through the
+``kg.commands`` entry point, so this package never imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import click
+
+from .errors import CaseDataError, KGError, UsageError
+from .settings import Settings
+
+EXIT_CODES = """\b
+Exit codes:
+  0  success
+  1  the data is wrong: a case-data error, a SHACL violation or an inconsistency
+  2  usage or environment error: a bad option, no build, an unreachable store,
+     a query that does not parse or is refused, a bad parameter value
+"""
+
+
+def _settings(ctx: click.Context, **overrides) -> Settings:
+    base: Settings = ctx.obj
+    return base.replace(**overrides)
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+
+    def report(step: str, elapsed: float | None) -> None:
+        if elapsed is None:
+            click.echo(f"  {step} …", err=True, nl=False)
+        else:
+            click.echo(f" {elapsed:.2f} s", err=True)
+
+    return report
+
+
+class _Group(click.Group):
+    """Runs commands so that every KGError becomes its message and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KGError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(error.exit_code)
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *(ep.name for ep in entry_points(group="kg.commands"))})
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is None:
+            for ep in entry_points(group="kg.commands"):
+                if ep.name == name:
+                    return ep.load()
+        return command
+
+
+@click.group(cls=_Group, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="partnership-kg")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """partnership-kg: build, check, query and serve the partnership knowledge graph.
+
+    Settings come from KG_* environment variables (see the README); options override them.
+    """
+    try:
+        ctx.obj = Settings.from_env()
+    except KGError as error:
+        click.echo(f"error: {error}", err=True)
+        ctx.exit(error.exit_code)
+
+
+data_option = click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
+                           help="Folder of case-data CSV files (default: KG_DATA_DIR or the bundled data/).")
+build_option = click.option("--build", "build_dir", type=click.Path(path_type=Path), default=None,
+                            help="Build folder to read (default: KG_BUILD_DIR or build/).")
+store_option = click.option("--store", default=None,
+                            help="Store backend: oxigraph, oxigraph:PATH, rdflib or sparql+http(s)://… (default: KG_STORE).")
+
+
+@cli.command(epilog=EXIT_CODES)
+@data_option
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Where to write the build (default: build/).")
+@store_option
+@click.option("--reasoner", type=click.Choice(["auto", "hermit", "owlrl"]), default=None, help="Reasoner (default: KG_REASONER or auto).")
+@click.pass_context
+def build(ctx, data_dir, out, store, reasoner):
+    """Read, map, validate and reason over the case data; write build/ atomically.
+
+    With --store oxigraph:PATH the build is also loaded into that on-disk store.
+    """
+    from .build import build as run_build
+
+    settings = _settings(ctx, data_dir=data_dir, build_dir=out, store=store, reasoner=reasoner)
+    click.echo(f"building from {settings.data_path}", err=True)
+    compiled = run_build(settings, progress=_progress(True))
+    if settings.store.startswith("oxigraph:"):
+        from .store import load_build_into
+
+        load_build_into(Path(settings.store.split(":", 1)[1]), settings.build_dir)
+        click.echo(f"loaded into {settings.store}", err=True)
+    report = compiled.report()
+    click.echo(f"wrote {Path(settings.build_dir)}/: {sum(report['triples'].values())} triples "
+               f"({', '.join(f'{k} {v}' for k, v in report['triples'].items())}); "
+               f"reasoner {report['reasoner']['name']}")
+    if report["reasoner"]["message"]:
+        click.echo(report["reasoner"]["message"], err=True)
+
+
+@cli.command(epilog=EXIT_CODES)
+@data_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Report format.")
+@click.pass_context
+def validate(ctx, data_dir, fmt):
+    """Read, map and validate the case data against the SHACL shapes; write nothing."""
+    from .build import read_inputs
+    from .mapping import to_graph
+    from .validate import validate as run_validate
+
+    settings = _settings(ctx, data_dir=data_dir)
+    try:
+        vocabulary, case_data = read_inputs(settings)
+    except CaseDataError as error:
+        if fmt == "json":
+            click.echo(json.dumps({"conforms": False, "problems": [str(p) for p in error.problems]}, indent=2))
+            ctx.exit(1)
+        raise
+    mapped = to_graph(case_data, vocabulary, settings.base_iri)
+    report = run_validate(mapped.graph, vocabulary.shapes, vocabulary.ontology_graph(), origins=mapped.origins)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(f"read {sum(case_data.counts().values())} rows from {len(case_data.counts())} tables; "
+                   f"{len(mapped.graph)} triples")
+        click.echo(report.text if not report.conforms else "conforms: the data meets every SHACL shape")
+    ctx.exit(0 if report.conforms else 1)
+
+
+@cli.command(epilog=EXIT_CODES)
+@data_option
+@click.option("--reasoner", type=click.Choice(["auto", "hermit", "owlrl"]), default=None, help="Reasoner (default: KG_REASONER or auto).")
+@click.option("--show", "show", type=int, default=20, show_default=True, help="How many inferred triples to print.")
+@click.pass_context
+def reason(ctx, data_dir, reasoner, show):
+    """Run the reasoner over ontology + data; print consistency and what was inferred."""
+    from .build import read_inputs
+    from .mapping import to_graph
+    from .reason import reason as run_reason
+
+    settings = _settings(ctx, data_dir=data_dir, reasoner=reasoner)
+    vocabulary, case_data = read_inputs(settings)
+    mapped = to_graph(case_data, vocabulary, settings.base_iri)
+    result = run_reason(vocabulary.ontology_graph(), mapped.graph, settings, origins=mapped.origins)
+    if result.message:
+        click.echo(result.message, err=not result.consistent)
+    click.echo(f"reasoner: {result.reasoner} ({result.elapsed:.2f} s)")
+    if not result.consistent:
+        click.echo("inconsistent: " + ", ".join(result.culprits))
+        ctx.exit(1)
+    click.echo(f"consistent: the ontology and the data are consistent; {len(result.inferred)} triples inferred")
+    for s, p, o in sorted(result.inferred)[:show]:
+        click.echo(f"  {result.inferred.namespace_manager.normalizeUri(s)} "
+                   f"{result.inferred.namespace_manager.normalizeUri(p)} "
+                   f"{result.inferred.namespace_manager.normalizeUri(o)}")
+    if len(result.inferred) > show:
+        click.echo(f"  … and {len(result.inferred) - show} more")
+
+
+def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
+    params = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"-p takes NAME=VALUE, got {item!r}")
+        params[name.strip()] = value
+    return params
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("query")
+@build_option
+@store_option
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A canned query's parameter (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "tsv"]), default="table", help="Output format.")
+@click.option("--timeout", type=float, default=None, help="Seconds before the query is stopped (default: KG_QUERY_TIMEOUT).")
+@click.pass_context
+def query(ctx, query, build_dir, store, params, fmt, timeout):
+    """Run QUERY over a build: a canned query's name, a .rq file, or SPARQL text."""
+    from .queries import Catalogue
+    from .store import open_store
+
+    settings = _settings(ctx, build_dir=build_dir, store=store, query_timeout=timeout)
+    catalogue = Catalogue.load(settings.queries_path)
+    raw = _parse_params(params)
+    canned = _find(catalogue, query)
+    with open_store(settings) as kgstore:
+        if canned is not None:
+            result = kgstore.run(canned, raw)
+        else:
+            if raw:
+                raise UsageError("-p is only for canned queries; run 'kg queries' to list them")
+            path = Path(query)
+            text = path.read_text(encoding="utf-8") if path.suffix == ".rq" and path.is_file() else query
+            if path.suffix == ".rq" and not path.is_file():
+                raise UsageError(f"no query file {query}, and no canned query of that name ('kg queries' lists them)")
+            result = kgstore.query(text)
+    _print_result(result, fmt)
+    if getattr(result, "truncated", False):
+        click.echo(f"note: results cut at {result.limit} rows (KG_ROW_LIMIT)", err=True)
+
+
+def _find(catalogue, name: str):
+    try:
+        return catalogue.get(name)
+    except KGError:
+        return None
+
+
+def _print_result(result, fmt: str) -> None:
+    if fmt != "table":
+        sys.stdout.buffer.write(result.serialize(fmt))
+        sys.stdout.flush()
+        return
+    if result.kind == "ask":
+        click.echo("true" if result.boolean else "false")
+        return
+    if result.kind == "graph":
+        click.echo(result.serialize("turtle").decode("utf-8"))
+        return
+    header = list(result.variables)
+    rows = [["" if cell is None else str(cell) for cell in row] for row in result.rows]
+    widths = [min(60, max([len(h)] + [len(r[i]) for r in rows])) for i, h in enumerate(header)]
+
+    def line(cells):
+        return "  ".join((c if len(c) <= 60 else c[:59] + "…").ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    click.echo(line(header))
+    click.echo(line(["-" * w for w in widths]))
+    for row in rows:
+        click.echo(line(row))
+    click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", err=True)
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", help="Output format.")
+@click.pass_context
+def queries(ctx, fmt):
+    """List the canned queries and their parameters."""
+    from .queries import Catalogue
+
+    catalogue = Catalogue.load(ctx.obj.queries_path)
+    if fmt == "json":
+        click.echo(json.dumps(catalogue.to_json(), indent=2, ensure_ascii=False))
+        return
+    for canned in catalogue:
+        params = ", ".join(f"{p.name}:{p.type}{'' if p.required else '?'}" for p in canned.params)
+        click.echo(f"{canned.name:40s} {canned.title}" + (f"  [{params}]" if params else ""))
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("url")
+@build_option
+@click.option("--update-url", default=None, help="SPARQL Update endpoint (default: KG_STORE_UPDATE_URL or URL).")
+@click.option("--user", default=None, help="User for updates (default: KG_STORE_USER).")
+@click.option("--password", default=None, help="Password for updates (default: KG_STORE_PASSWORD).")
+@click.pass_context
+def push(ctx, url, build_dir, update_url, user, password):
+    """Load a build into a remote SPARQL store (URL: sparql+http(s)://host/sparql), graph by graph."""
+    from .store import open_store
+
+    if not url.startswith(("sparql+http://", "sparql+https://")):
+        url = "sparql+" + url if url.startswith(("http://", "https://")) else url
+    settings = _settings(ctx, build_dir=build_dir, store=url, store_update_url=update_url,
+                         store_user=user, store_password=password)
+    with open_store(settings) as remote:
+        pushed = remote.push(settings.build_dir)
+    for graph, count in pushed.items():
+        click.echo(f"pushed <{graph}>: {count} triples")
+
+
+def main() -> None:
+    cli(prog_name="kg")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

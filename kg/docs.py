@@ -1,0 +1,108 @@
+"""Reference documents generated from their one declaration, so they cannot drift.
+
+``python -m kg.docs`` rewrites docs/case-data.md (from kg.casedata.TABLES) and
+docs/queries.md (from the canned-query headers); tests fail when the committed files differ.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .casedata import DIMENSION_SCHEMES, OUTCOME_SCHEMES, SEPARATOR, TABLES
+
+CASE_DATA_INTRO = """\
+# Case data: the tables and their columns
+
+The case data is a folder of CSV files, one table per kind of thing, meant to be filled in by
+hand in a spreadsheet (save as *CSV UTF-8*; a byte-order mark, Windows line ends and trailing
+empty rows are fine). The bundled data lives in `data/`; point `kg build --data DIR` (or
+`KG_DATA_DIR`) at your own folder to build from it.
+
+Rules that hold for every table:
+
+- The `id` column comes first. An id is lower-case letters, digits and single hyphens
+  (`torbay-care-trust`), unique within its table, and becomes the last part of the
+  resource's IRI (`https://w3id.org/hscp/id/partnership/torbay-care-trust`), so keep it stable.
+- Columns that refer to other rows take their ids; several values are separated by `{sep}`.
+- Dates are written as precisely as the source gives them: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+- Concept columns take a concept's slug from the named scheme in `ontology/schemes/`
+  (e.g. `network` from the `governance-mode` scheme). Outcome domains are written
+  `scheme:concept`, the scheme one of {outcome_schemes}.
+- In `observations.csv` the `value` column takes a concept of the scheme that the row's
+  `dimension` names: {dimensions}.
+- Every row that states a claim has `source` (ids from `sources.csv`) and `confidence`:
+  `confirmed` (seen in the cited source), `partial` (a secondary source, a truncated text or an
+  inference from a source) or `unverified` (not confirmed: general knowledge or a summary only).
+  Use `note` to say why, e.g. *analyst's label, not the source's*.
+- Required tables: {required}. The others may be absent.
+
+`kg validate` reads a folder and reports every problem at once, each as
+`FILE:ROW: column 'NAME': what is wrong and what is allowed` (ROW is the spreadsheet row;
+the header is row 1). It exits 1 when anything is wrong and writes nothing.
+"""
+
+
+def case_data_markdown() -> str:
+    lines = [CASE_DATA_INTRO.format(
+        sep=SEPARATOR,
+        outcome_schemes=", ".join(f"`{s}`" for s in OUTCOME_SCHEMES),
+        dimensions="; ".join(f"`{d}` → `{s}`" for d, s in DIMENSION_SCHEMES.items()),
+        required=", ".join(f"`{t.filename}`" for t in TABLES.values() if t.required),
+    )]
+    for table in TABLES.values():
+        lines.append(f"\n## `{table.filename}`\n\n{table.help}")
+        lines.append(f"Each row becomes `https://w3id.org/hscp/id/{table.kind}/{{id}}`.")
+        if table.one_of:
+            lines.append("Fill exactly one of " + ", ".join(f"`{c}`" for c in table.one_of) + ".")
+        lines.append("\n| column | required | type | example | meaning |\n|---|---|---|---|---|")
+        for column in table.columns:
+            lines.append(f"| `{column.name}` | {'yes' if column.required else ''} | {column.type.description} "
+                         f"| `{column.example}` | {column.help} |")
+    return "\n".join(lines) + "\n"
+
+
+def queries_markdown(queries_dir: Path) -> str:
+    from .queries import Catalogue
+
+    catalogue = Catalogue.load(queries_dir)
+    lines = ["# Canned queries", "",
+             "Generated from the headers of `queries/*.rq` by `python -m kg.docs`; run one with",
+             "`kg query NAME -p param=value`, or open `/queries/NAME` in the web app.", ""]
+    for canned in catalogue:
+        lines.append(f"## `{canned.name}`: {canned.title}\n")
+        lines.append(" ".join(canned.description.split()) + "\n")
+        if canned.tags:
+            lines.append("Tags: " + ", ".join(f"`{t}`" for t in canned.tags) + "\n")
+        if canned.params:
+            lines.append("| parameter | type | required | example | meaning |\n|---|---|---|---|---|")
+            for p in canned.params:
+                lines.append(f"| `{p.name}` | {p.type} | {'yes' if p.required else 'no'} | "
+                             f"`{p.example if p.example is not None else ''}` | {p.description or ''} |")
+            lines.append("")
+        if canned.chart:
+            lines.append(f"Chart: {canned.chart.get('kind') if isinstance(canned.chart, dict) else canned.chart.kind}\n")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def generated(root: Path) -> dict[Path, str]:
+    """Each generated document's path and its text."""
+    from .settings import resource_dir
+
+    return {
+        root / "docs" / "case-data.md": case_data_markdown(),
+        root / "docs" / "queries.md": queries_markdown(resource_dir("queries")),
+    }
+
+
+def main() -> int:
+    root = Path(__file__).resolve().parent.parent
+    for path, text in generated(root).items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(root)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The kg command: exit codes 0 / 1 / 2 and messages that name the file and row."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kg.cli import cli
+from kg.settings import Settings
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("KG_BUILD_DIR", "KG_DATA_DIR", "KG_STORE", "KG_ONTOLOGY_DIR", "KG_QUERIES_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+    def invoke(*args):
+        return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_help_documents_exit_codes(run):
+    result = run("--help")
+    assert result.exit_code == 0
+    assert "1  the data is wrong" in result.output and "2  usage or environment error" in result.output
+
+
+def test_build_exits_0_and_writes_build(run, case_dir, tmp_path):
+    result = run("build", "--data", case_dir, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "graph.nq").is_file()
+
+
+@pytest.mark.parametrize(
+    "file, old, new, expected",
+    [
+        ("partnerships.csv", "ayrshire-ijb,", "torbay-care-trust,", "partnerships.csv:3: column 'id': duplicate id 'torbay-care-trust'"),
+        ("memberships.csv", "torbay-council,member", "nowhere-council,member",
+         "memberships.csv:2: column 'organisation': 'nowhere-council' is not an id in organisations.csv"),
+        ("partnerships.csv", "2015-04-02", "02/04/2015", "partnerships.csv:3: column 'start': '02/04/2015' is not a date"),
+    ],
+)
+def test_bad_data_exits_1_and_leaves_build_untouched(run, case_dir, tmp_path, file, old, new, expected):
+    out = tmp_path / "out"
+    assert run("build", "--data", case_dir, "--out", out).exit_code == 0
+    before = snapshot(out)
+    path = case_dir / file
+    path.write_text(path.read_text().replace(old, new, 1))
+    result = run("build", "--data", case_dir, "--out", out)
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert "Traceback" not in result.output
+    assert snapshot(out) == before
+
+
+def test_validate_conforms_and_writes_nothing(run, case_dir, tmp_path):
+    result = run("validate", "--data", case_dir)
+    assert result.exit_code == 0, result.output
+    assert "conforms" in result.output
+    assert not (tmp_path / "build").exists()
+
+
+def test_validate_json_lists_case_data_problems(run, case_dir):
+    path = case_dir / "partnerships.csv"
+    path.write_text(path.read_text().replace("care-trust,england", "no-such-form,england", 1))
+    result = run("validate", "--data", case_dir, "--format", "json")
+    assert result.exit_code == 1
+    problems = json.loads(result.output)["problems"]
+    assert problems == ["partnerships.csv:2: column 'form': 'no-such-form' is not an id in forms.csv: add that row or correct the id"]
+
+
+@pytest.mark.slow
+def test_reason_reports_consistency(run, case_dir):
+    result = run("reason", "--data", case_dir)
+    assert result.exit_code == 0, result.output
+    assert "consistent: the ontology and the data are consistent" in result.output
+
+
+@pytest.mark.slow
+def test_reason_names_resources_of_an_inconsistency(run, case_dir, tmp_path, monkeypatch):
+    ontology = tmp_path / "ontology"
+    shutil.copytree(Settings.from_env({}).ontology_path, ontology)
+    with (ontology / "hscp.ttl").open("a", encoding="utf-8") as f:
+        f.write("\n<https://w3id.org/hscp/def#Partnership> "
+                "<http://www.w3.org/2002/07/owl#disjointWith> <http://www.w3.org/ns/org#FormalOrganization> .\n")
+    monkeypatch.setenv("KG_ONTOLOGY_DIR", str(ontology))
+    result = run("reason", "--data", case_dir)
+    assert result.exit_code == 1
+    assert "torbay-care-trust" in result.output and "ayrshire-ijb" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_usage_errors_exit_2(run, tmp_path):
+    assert run("build", "--no-such-option").exit_code == 2
+    result = run("query", "SELECT * WHERE { ?s ?p ?o }", "--build", tmp_path / "nowhere")
+    assert result.exit_code == 2
+    assert "nowhere" in result.output
+
+
+def test_bad_setting_exits_2(run, monkeypatch):
+    monkeypatch.setenv("KG_QUERY_TIMEOUT", "soon")
+    result = run("queries")
+    assert result.exit_code == 2
+    assert "KG_QUERY_TIMEOUT='soon' is not a valid float" in result.output
+
+
+@pytest.fixture
+def built(run, case_dir, tmp_path):
+    out = tmp_path / "out"
+    assert run("build", "--data", case_dir, "--out", out).exit_code == 0
+    return out
+
+
+def test_query_prints_a_table_and_csv(run, built):
+    q = "PREFIX hscp: <https://w3id.org/hscp/def#> SELECT ?p WHERE { ?p a hscp:Partnership } ORDER BY ?p"
+    table = run("query", q, "--build", built)
+    assert table.exit_code == 0, table.output
+    assert "https://w3id.org/hscp/id/partnership/ayrshire-ijb" in table.output
+    csv_out = run("query", q, "--build", built, "--format", "csv")
+    lines = csv_out.output.strip().splitlines()
+    assert lines[0].strip() == "p" and len(lines) == 3
+
+
+def test_query_syntax_error_exits_2(run, built):
+    result = run("query", "SELECT WHERE {", "--build", built)
+    assert result.exit_code == 2
+    assert "error:" in result.output
+
+
+def test_query_refuses_service(run, built):
+    result = run("query", "SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", "--build", built)
+    assert result.exit_code == 2
+    assert "SERVICE" in result.output
