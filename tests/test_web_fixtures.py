@@ -28,6 +28,59 @@ SCRIPT = "<script>alert('kg')</script>"
 SCRIPT_PARTNERSHIP = "ayrshire-ijb"
 
 
+# Canned queries of the tests' own, beside the bundled ones: every chart kind and parameter type.
+TEST_QUERIES = {
+    "web-test-partnerships-by-jurisdiction": """#+ title: Partnerships per jurisdiction (test)
+#+ description: Counts partnerships per jurisdiction, optionally of one form.
+#+ params:
+#+   form: {type: choice, choices_query: "PREFIX hscp: <https://w3id.org/hscp/def#> SELECT DISTINCT ?value ?label WHERE { ?p hscp:form ?value . OPTIONAL { ?value <http://www.w3.org/2004/02/skos/core#prefLabel> ?label } }", example: "https://w3id.org/hscp/id/partnership-form/care-trust"}
+#+ tags: [test]
+#+ chart: {kind: bar, x: jurisdiction, y: count}
+PREFIX hscp: <https://w3id.org/hscp/def#>
+SELECT ?jurisdiction ?form (COUNT(?p) AS ?count) WHERE {
+  ?p a hscp:Partnership ; hscp:jurisdiction ?jurisdiction ; hscp:form ?form .
+} GROUP BY ?jurisdiction ?form
+""",
+    "web-test-claims-heatmap": """#+ title: Claims by kind and confidence (test)
+#+ tags: [test]
+#+ chart: {kind: heatmap, x: confidence, y: count, series: type}
+PREFIX hscp: <https://w3id.org/hscp/def#>
+SELECT ?type ?confidence (COUNT(?c) AS ?count) WHERE {
+  ?c hscp:about ?s ; a ?type ; hscp:confidence ?confidence .
+  FILTER(?type IN (hscp:GovernanceModeObservation, hscp:FrameAttribution, hscp:IntegrationClassification, hscp:OutcomeEvidence, hscp:StatedAim, hscp:ObservedDriver))
+} GROUP BY ?type ?confidence
+""",
+    "web-test-stacked": """#+ title: Partnerships by form and jurisdiction (test)
+#+ tags: [test]
+#+ chart: {kind: stacked-bar, x: jurisdiction, y: count, series: form}
+PREFIX hscp: <https://w3id.org/hscp/def#>
+SELECT ?jurisdiction ?form (COUNT(?p) AS ?count) WHERE {
+  ?p a hscp:Partnership ; hscp:jurisdiction ?jurisdiction ; hscp:form ?form .
+} GROUP BY ?jurisdiction ?form
+""",
+    "web-test-timeline": """#+ title: Partnership lifetimes (test)
+#+ params:
+#+   partnership: {type: iri, required: true, example: "https://w3id.org/hscp/id/partnership/torbay-care-trust"}
+#+ tags: [test]
+#+ chart: {kind: timeline, x: start, y: end, label: partnership}
+PREFIX hscp: <https://w3id.org/hscp/def#>
+SELECT ?partnership ?label ?start ?end WHERE {
+  ?partnership a hscp:Partnership ; hscp:startYear ?start .
+  OPTIONAL { ?partnership <http://www.w3.org/2000/01/rdf-schema#label> ?label }
+  OPTIONAL { ?partnership hscp:endYear ?end }
+}
+""",
+}
+
+
+def _write_queries(target: Path, bundled: Path) -> None:
+    target.mkdir()
+    for path in sorted(bundled.glob("*.rq")):
+        shutil.copy(path, target / path.name)
+    for name, text in TEST_QUERIES.items():
+        (target / f"{name}.rq").write_text(text, encoding="utf-8")
+
+
 def _write_case_data(target: Path) -> None:
     shutil.copytree(MINIMAL, target)
     path = target / "partnerships.csv"
@@ -77,8 +130,9 @@ def web_env() -> tuple[Settings, object]:
     root = Path(tempfile.mkdtemp(prefix="kg-web-tests-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     _write_case_data(root / "data")
-    settings = Settings.from_env({}, data_dir=root / "data", build_dir=root / "build", workers=2,
-                                 query_timeout=5.0, row_limit=1000)
+    _write_queries(root / "queries", Settings.from_env({}).queries_path)
+    settings = Settings.from_env({}, data_dir=root / "data", build_dir=root / "build", queries_dir=root / "queries",
+                                 workers=2, query_timeout=5.0, row_limit=1000)
     try:
         from kg.build import build
 

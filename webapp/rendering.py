@@ -43,7 +43,13 @@ class Term:
 
     @property
     def text(self) -> str:
-        return self.label or (curie(self.value) if self.kind == "iri" else self.value)
+        if self.label:
+            return self.label
+        if self.kind != "iri":
+            return self.value
+        if self.href and self.href.startswith("/id/"):
+            return self.href[4:]  # kind/slug reads better than the whole IRI
+        return curie(self.value)
 
     @property
     def local(self) -> bool:

@@ -1,0 +1,330 @@
+"""Every page and representation of the web app, through the Flask test client.
+
+RDF answers are parsed with rdflib and JSON answers with json; HTML is parsed with the
+standard library's HTMLParser, never matched as bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from html.parser import HTMLParser
+
+import pytest
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF, RDFS, VOID
+
+from test_web_fixtures import client, iri, web_app, web_settings, web_store  # noqa: F401 - fixtures
+
+HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+HSCP = "https://w3id.org/hscp/def#"
+TORBAY = iri("partnership", "torbay-care-trust")
+RDF_FORMATS = [("text/turtle", "turtle", "ttl"), ("application/ld+json", "json-ld", "jsonld"),
+               ("application/rdf+xml", "xml", "rdf"), ("application/n-triples", "nt", "nt")]
+
+
+class Page(HTMLParser):
+    """Text, links and elements of an HTML page."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.links: list[str] = []
+        self.text_parts: list[str] = []
+        self.tags: list[tuple[str, dict]] = []
+        self.scripts: list[dict] = []
+        self._in_script = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "a" and "href" in attrs:
+            self.links.append(attrs["href"])
+        if tag == "script":
+            self.scripts.append(attrs)
+
+    def handle_data(self, data):
+        self.text_parts.append(data)
+
+    @property
+    def text(self) -> str:
+        return " ".join(" ".join(self.text_parts).split())
+
+    def has(self, tag: str, **attrs) -> bool:
+        return any(t == tag and all(a.get(k) == v for k, v in attrs.items()) for t, a in self.tags)
+
+
+def page(response) -> Page:
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "text/html"
+    return Page(response.get_data(as_text=True))
+
+
+# --- linked data ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("accept, target", [
+    ("text/html", "/doc/partnership/torbay-care-trust"),
+    ("text/turtle", "/doc/partnership/torbay-care-trust.ttl"),
+    ("application/ld+json", "/doc/partnership/torbay-care-trust.jsonld"),
+    ("application/rdf+xml", "/doc/partnership/torbay-care-trust.rdf"),
+    ("application/n-triples", "/doc/partnership/torbay-care-trust.nt"),
+])
+def test_id_answers_303_to_the_document_for_the_accept_header(client, accept, target):
+    response = client.get("/id/partnership/torbay-care-trust", headers={"Accept": accept})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(target)
+    assert "Accept" in response.headers["Vary"]
+
+
+@pytest.mark.parametrize("media_type, rdflib_format, extension", RDF_FORMATS)
+def test_doc_serves_each_rdf_representation(client, media_type, rdflib_format, extension):
+    direct = client.get(f"/doc/partnership/torbay-care-trust.{extension}")
+    negotiated = client.get("/doc/partnership/torbay-care-trust", headers={"Accept": media_type})
+    for response in (direct, negotiated):
+        assert response.status_code == 200
+        assert response.mimetype == media_type
+        graph = Graph().parse(data=response.get_data(as_text=True), format=rdflib_format)
+        assert (URIRef(TORBAY), RDF.type, URIRef(HSCP + "Partnership")) in graph
+        assert (URIRef(TORBAY), RDFS.label, Literal("Torbay Care Trust", lang="en")) in graph
+
+
+def test_resource_page_shows_label_types_properties_claims_and_backlinks(client):
+    html = page(client.get("/doc/partnership/torbay-care-trust", headers=HTML))
+    assert "Torbay Care Trust" in html.text
+    assert "Care trust" in html.text  # the form, by its label, not its IRI
+    assert "England" in html.text
+    assert "/id/partnership-form/care-trust" in html.links
+    assert "/def#Partnership" in html.links  # a type links to the ontology documentation
+    # the governance-mode claim: its value, confidence and its source, linked
+    assert "/id/observation/torbay-hierarchy" in html.links
+    assert "Hierarchy" in html.text and "partial" in html.text
+    assert "/id/source/brief-analyst" in html.links
+    # backlinks: the membership points at the partnership
+    assert "/id/membership/torbay-council-in-torbay-care-trust" in html.links
+
+
+def test_resource_page_uses_one_labels_batch(web_app, web_store, monkeypatch):
+    calls = []
+    original = type(web_store).labels
+
+    def counting(self, iris):
+        calls.append(len(list(iris)) if not isinstance(iris, (set, list)) else len(iris))
+        return original(self, iris)
+
+    monkeypatch.setattr(type(web_store), "labels", counting)
+    web_app.test_client().get("/doc/partnership/torbay-care-trust", headers=HTML)
+    assert len(calls) == 1
+
+
+def test_claim_page_links_its_source_and_shows_its_confidence(client):
+    html = page(client.get("/doc/observation/torbay-hierarchy", headers=HTML))
+    assert "/id/source/brief-analyst" in html.links
+    assert "partial" in html.text
+
+
+def test_unknown_resource_is_a_404_naming_the_iri(client):
+    response = client.get("/doc/partnership/no-such-thing", headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    body = response.get_json()
+    assert body["ok"] is False and body["status"] == 404
+    assert iri("partnership", "no-such-thing") in body["error"]
+    html = client.get("/doc/partnership/no-such-thing", headers=HTML)
+    assert html.status_code == 404 and html.mimetype == "text/html"
+    assert iri("partnership", "no-such-thing") in Page(html.get_data(as_text=True)).text
+
+
+def test_unknown_path_is_a_404_saying_what_was_asked_for(client):
+    body = client.get("/no/such/page").get_json()
+    assert body == {"ok": False, "error": body["error"], "status": 404, "title": "Not found", "path": "/no/such/page"}
+    assert "/no/such/page" in body["error"]
+
+
+def test_unacceptable_media_type_is_406(client):
+    response = client.get("/doc/partnership/torbay-care-trust", headers={"Accept": "image/png"})
+    assert response.status_code == 406
+    assert response.get_json()["ok"] is False
+
+
+# --- overview, health ------------------------------------------------------------------------
+
+
+def test_overview_shows_counts_and_entry_points(client):
+    html = page(client.get("/", headers=HTML))
+    for link in ("/queries", "/compare", "/sparql", "/def", "/dataset"):
+        assert link in html.links
+    assert "triples" in html.text
+
+
+def test_health_answers_json(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json()["ok"] is True
+
+
+# --- gallery -----------------------------------------------------------------------------------
+
+
+def _catalogue(web_app):
+    return list(web_app.extensions["kg"].catalogue)
+
+
+def test_gallery_lists_every_canned_query(client, web_app):
+    html = page(client.get("/queries", headers=HTML))
+    for query in _catalogue(web_app):
+        assert f"/queries/{query.name}" in html.links
+    listing = client.get("/queries", headers={"Accept": "application/json"}).get_json()
+    assert [q["name"] for q in listing["queries"]] == [q.name for q in _catalogue(web_app)]
+
+
+def _example_args(query) -> dict:
+    return {k: v for k, v in query.example_params().items()}
+
+
+def test_every_canned_query_runs_in_the_gallery_with_its_examples(client, web_app):
+    queries = _catalogue(web_app)
+    if not queries:
+        pytest.skip("no canned queries are installed in queries/")
+    for query in queries:
+        response = client.get(f"/queries/{query.name}", query_string=_example_args(query), headers=HTML)
+        html = page(response)
+        assert query.title in html.text
+        assert html.has("form", method="get")
+        assert html.has("table", **{"class": "results"}) or "Answer" in html.text or query.sparql
+        if query.chart:
+            assert html.has("svg", **{"class": "chart"}), query.name
+
+
+@pytest.mark.parametrize("extension, parse", [
+    ("csv", lambda text: list(csv.reader(io.StringIO(text)))),
+    ("tsv", lambda text: [line.split("\t") for line in text.splitlines()]),
+    ("json", json.loads),
+])
+def test_gallery_downloads(client, web_app, extension, parse):
+    queries = [q for q in _catalogue(web_app) if "CONSTRUCT" not in q.sparql.upper()]
+    if not queries:
+        pytest.skip("no canned SELECT queries are installed in queries/")
+    for query in queries:
+        response = client.get(f"/queries/{query.name}.{extension}", query_string=_example_args(query))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        parsed = parse(response.get_data(as_text=True))
+        if extension == "json":
+            assert "head" in parsed
+        else:
+            assert parsed[0]  # a header row
+
+
+def test_gallery_parameter_errors_are_400_with_the_json_shape(client, web_app):
+    with_iri = [q for q in _catalogue(web_app) if any(p.type == "iri" for p in q.params)]
+    if not with_iri:
+        pytest.skip("no canned query takes an IRI parameter")
+    query = with_iri[0]
+    name = next(p.name for p in query.params if p.type == "iri")
+    response = client.get(f"/queries/{query.name}.json", query_string={**_example_args(query), name: "not an iri"})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["ok"] is False and body["status"] == 400 and name in body["error"]
+
+
+def test_unknown_canned_query_is_404(client):
+    response = client.get("/queries/no-such-query", headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert "no-such-query" in response.get_json()["error"]
+
+
+def test_openapi_describes_every_canned_query(client, web_app):
+    document = client.get("/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    for query in _catalogue(web_app):
+        operation = document["paths"][f"/queries/{query.name}"]["get"]
+        names = {p["name"] for p in operation["parameters"]}
+        assert {p.name for p in query.params} <= names
+
+
+# --- compare ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dimension", ["form", "governance-mode", "frame", "integration-level", "outcome-evidence"])
+def test_compare_matrix_renders_every_dimension(client, dimension):
+    html = page(client.get("/compare", query_string={"dimension": dimension}, headers=HTML))
+    assert html.has("table", **{"class": "matrix", "id": "matrix"}) or "No evidence" in html.text
+
+
+def test_compare_cells_link_to_partnerships_and_claims(client):
+    html = page(client.get("/compare", query_string={"dimension": "governance-mode"}, headers=HTML))
+    assert "/id/jurisdiction/england" in html.links
+    assert "/id/partnership/torbay-care-trust" in html.links
+    assert "/id/observation/torbay-hierarchy" in html.links
+
+
+def test_compare_filters_by_confidence(client):
+    everything = client.get("/compare.json", query_string={"dimension": "governance-mode"}).get_json()
+    confirmed = client.get("/compare.json", query_string={"dimension": "governance-mode",
+                                                          "confidence": "confirmed"}).get_json()
+    assert any(e["confidence"] == "partial" for c in everything["cells"] for e in c["entries"])
+    assert all(e["confidence"] == "confirmed" for c in confirmed["cells"] for e in c["entries"])
+
+
+def test_compare_rejects_an_unknown_dimension(client):
+    response = client.get("/compare.json", query_string={"dimension": "colour"})
+    assert response.status_code == 400
+    assert "colour" in response.get_json()["error"]
+
+
+# --- dataset, ontology ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("media_type, rdflib_format, extension", RDF_FORMATS)
+def test_dataset_description_by_conneg_and_extension(client, media_type, rdflib_format, extension):
+    for response in (client.get("/dataset", headers={"Accept": media_type}), client.get(f"/dataset.{extension}")):
+        assert response.status_code == 200 and response.mimetype == media_type
+        graph = Graph().parse(data=response.get_data(as_text=True), format=rdflib_format)
+        assert (None, RDF.type, VOID.Dataset) in graph
+
+
+def test_dataset_page_has_downloads_licence_and_citation(client):
+    html = page(client.get("/dataset", headers=HTML))
+    assert "https://creativecommons.org/licenses/by/4.0/" in html.links
+    assert "/dataset/graph.nq" in html.links
+    assert "How to cite" in html.text
+
+
+def test_dump_downloads(client):
+    response = client.get("/dataset/data.ttl")
+    assert response.status_code == 200
+    graph = Graph().parse(data=response.get_data(as_text=True), format="turtle")
+    assert (URIRef(TORBAY), RDF.type, URIRef(HSCP + "Partnership")) in graph
+    assert client.get("/dataset/secrets.txt").status_code == 404
+
+
+def test_distribution_iris_dereference_to_the_downloads(client):
+    response = client.get("/id/dataset/graph.nq")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/dataset/graph.nq")
+
+
+def test_ontology_page_documents_terms_with_counts_and_constraints(client):
+    html = page(client.get("/def", headers=HTML))
+    assert html.has("section", **{"class": "term", "id": "Partnership"})
+    assert html.has("section", **{"class": "term", "id": "confidence"})
+    assert "Constraints (SHACL)" in html.text
+    assert "Governance modes" in html.text  # a concept scheme
+
+
+@pytest.mark.parametrize("media_type, rdflib_format, extension", RDF_FORMATS)
+def test_ontology_as_rdf(client, media_type, rdflib_format, extension):
+    for response in (client.get("/def", headers={"Accept": media_type}), client.get(f"/def.{extension}")):
+        assert response.status_code == 200 and response.mimetype == media_type
+        graph = Graph().parse(data=response.get_data(as_text=True), format=rdflib_format)
+        assert (URIRef("https://w3id.org/hscp/def"), RDF.type, URIRef("http://www.w3.org/2002/07/owl#Ontology")) in graph
+
+
+def test_term_links_point_at_their_anchor_in_the_ontology_page(client):
+    html = page(client.get("/doc/partnership/torbay-care-trust", headers=HTML))
+    anchors = [link for link in html.links if link.startswith("/def#")]
+    assert anchors
+    ontology = page(client.get("/def", headers=HTML))
+    ids = {attrs.get("id") for _, attrs in ontology.tags}
+    for link in anchors:
+        assert link.split("#", 1)[1] in ids, link
+    assert client.get("/def/0.1.0").status_code == 303
