@@ -377,7 +377,7 @@ TABLES: dict[str, Table] = {
         _table(
             "outcomes", "outcome", "Evidence about a partnership's or form's effect on an outcome domain.",
             *SUBJECT_COLUMNS,
-            _c("domain", DOMAIN, True, "the outcome domain"),
+            _c("domain", DOMAIN, False, "the outcome domain, when the source names one (empty: service-user outcomes in general)"),
             _c("direction", concept("direction", "unclear"), True, "direction of the effect"),
             _c("measure", TEXT, True, "what was measured or found, in a sentence", 'Most evidence points to limited impact on outcomes.'),
             _c("method", TEXT, False, "how (study design)", 'literature review'),
