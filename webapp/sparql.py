@@ -145,7 +145,8 @@ def endpoint():
     default = negotiation.TURTLE if parsed.kind == "graph" else negotiation.JSON_RESULTS
     chosen = negotiation.choose(request.accept_mimetypes, kinds,
                                 requested=request.values.get("format"), default=default)
-    result = kg().store.query(operation.query)
+    settings = kg().settings
+    result = kg().store.query(operation.query, timeout=settings.query_timeout, limit=settings.row_limit)
     if chosen.kind == "html":
         response = Response(_editor_page(operation.query, result))
     else:
