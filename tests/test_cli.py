@@ -142,3 +142,51 @@ def test_query_refuses_service(run, built):
     result = run("query", "SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", "--build", built)
     assert result.exit_code == 2
     assert "SERVICE" in result.output
+
+
+def _edit_cell(path: Path, row: int, column: str, value: str) -> str:
+    """Set one cell (spreadsheet row numbering: header = 1) and return its old value."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+    index = rows[0].index(column)
+    old = rows[row - 1][index]
+    rows[row - 1][index] = value
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return old
+
+
+@pytest.fixture(scope="module")
+def bundled_build(tmp_path_factory):
+    """A copy of the bundled data/ and a build of it, made once for the module."""
+    root = tmp_path_factory.mktemp("bundled")
+    shutil.copytree(Settings.from_env({}).data_path, root / "data")
+    result = CliRunner().invoke(cli, ["build", "--data", str(root / "data"), "--out", str(root / "build")])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.mark.parametrize("mistake", ["duplicate id", "dangling reference", "bad date"])
+def test_mistakes_in_a_copy_of_the_bundled_data_exit_1(bundled_build, tmp_path, mistake):
+    data = tmp_path / "data"
+    shutil.copytree(bundled_build / "data", data)
+    out = bundled_build / "build"
+    before = snapshot(out)
+    if mistake == "duplicate id":
+        first = _edit_cell(data / "partnerships.csv", 2, "id", "x")
+        _edit_cell(data / "partnerships.csv", 2, "id", first)
+        _edit_cell(data / "partnerships.csv", 3, "id", first)
+        expected = f"partnerships.csv:3: column 'id': duplicate id '{first}': row 2 already uses it"
+    elif mistake == "dangling reference":
+        _edit_cell(data / "memberships.csv", 4, "partnership", "no-such-partnership")
+        expected = "memberships.csv:4: column 'partnership': 'no-such-partnership' is not an id in partnerships.csv"
+    else:
+        _edit_cell(data / "partnerships.csv", 5, "start", "31/12/2004")
+        expected = "partnerships.csv:5: column 'start': '31/12/2004' is not a date"
+    result = CliRunner().invoke(cli, ["build", "--data", str(data), "--out", str(out)])
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert snapshot(out) == before
