@@ -1,0 +1,154 @@
+"""Browser tests: Playwright driving Debian's Chromium against the app served by waitress.
+
+Screenshots go to test-artifacts/. Every request the pages make is recorded: none may
+leave the server (no CDN, no fonts, no prefix lists).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from test_web_fixtures import iri, web_app, web_settings, web_store  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not CHROMIUM.is_file():
+    pytest.skip("Chromium is not installed at /usr/bin/chromium", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+
+def _free_port() -> int:
+    # Chromium refuses some ports (ERR_UNSAFE_PORT); 8000-8999 are safe.
+    for port in range(8600, 9000):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 8600 and 8999")
+
+
+@pytest.fixture(scope="module")
+def live_url(web_app):
+    import waitress.server
+
+    server = waitress.server.create_server(web_app, host="127.0.0.1", port=_free_port(), threads=4)
+    thread = threading.Thread(target=server.run, name="kg-test-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_url, request):
+    context = browser.new_context(base_url=live_url, java_script_enabled=getattr(request, "param", True))
+    page = context.new_page()
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def record(req):
+        host = urlsplit(req.url).hostname
+        if req.url.startswith(("http://", "https://", "ws")) and host != "127.0.0.1":
+            outside.append(req.url)
+
+    page.on("request", record)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert outside == [], f"the page made requests off this server: {outside}"
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_gallery_form_submit_shows_table_and_chart(page):
+    page.goto("/queries")
+    page.click("text=Partnership lifetimes (test)")
+    page.fill("#p-partnership", iri("partnership", "torbay-care-trust"))
+    page.click("form.params button[type=submit]")
+    page.wait_for_selector("table.results")
+    assert "partnership=" in page.url
+    assert page.locator("table.results tbody tr").count() >= 1
+    assert page.locator("svg.chart").count() == 1
+    assert "Torbay Care Trust" in page.locator("table.results").inner_text()
+
+
+def test_gallery_choice_parameter_is_a_select(page):
+    page.goto("/queries/web-test-partnerships-by-jurisdiction")
+    options = page.locator("select#p-form option")
+    assert options.count() >= 2
+    page.select_option("select#p-form", iri("partnership-form", "care-trust"))
+    page.click("form.params button[type=submit]")
+    page.wait_for_selector("svg.chart")
+    assert "England" in page.locator("table.results").inner_text()
+
+
+def test_follow_a_result_link_to_a_resource_page_and_see_a_claims_source(page):
+    page.goto("/queries/web-test-timeline?partnership=" + iri("partnership", "torbay-care-trust"))
+    page.click("table.results >> text=Torbay Care Trust")
+    page.wait_for_selector("h1")
+    assert page.locator("h1").inner_text() == "Torbay Care Trust"
+    assert "/doc/partnership/torbay-care-trust" in page.url
+    claim = page.locator("li.claim", has_text="Hierarchy")
+    source = claim.locator(".claim-source a")
+    assert source.count() >= 1
+    assert source.first.get_attribute("href") == "/id/source/brief-analyst"
+    assert "partial" in claim.inner_text()
+    source.first.click()
+    page.wait_for_selector("h1")
+    assert "/doc/source/brief-analyst" in page.url
+
+
+def test_compare_matrix_renders(page):
+    page.goto("/compare")
+    page.select_option("#dimension", "governance-mode")
+    page.click("form.params button[type=submit]")
+    page.wait_for_selector("table#matrix")
+    cell = page.locator("table#matrix td.filled").first
+    cell.locator("summary").click()
+    link = cell.locator("a", has_text="Torbay Care Trust")
+    assert link.is_visible()
+
+
+def test_editor_runs_a_query(page, live_url):
+    from webapp import VENDOR_DIR
+
+    if not (VENDOR_DIR / "yasgui.min.js").is_file():
+        pytest.skip("the YASGUI assets are not installed (webapp/frontend/install-assets.sh)")
+    page.goto("/sparql")
+    page.wait_for_selector(".yasgui .yasqe")
+    assert page.locator("#plain-editor").is_hidden()
+    page.evaluate("""() => { window.kgEditor.getTab().setQuery(
+        'SELECT ?p ?label WHERE { ?p a <https://w3id.org/hscp/def#Partnership> ; ' +
+        '<http://www.w3.org/2000/01/rdf-schema#label> ?label }'); return true; }""")
+    page.click(".yasqe_queryButton")
+    page.wait_for_selector(".yasr table", timeout=15000)
+    assert "Torbay Care Trust" in page.locator(".yasr").inner_text()
+
+
+@pytest.mark.parametrize("page", [False], indirect=True, ids=["no-javascript"])
+def test_editor_falls_back_to_a_plain_form_without_javascript(page):
+    page.goto("/sparql")
+    page.fill("#query", "SELECT ?p WHERE { ?p a <https://w3id.org/hscp/def#Partnership> }")
+    page.click("#plain-editor button[type=submit]")
+    page.wait_for_selector("table.results")
+    assert "Torbay Care Trust" in page.locator("table.results").inner_text()
