@@ -240,18 +240,23 @@ def _key_line(numbers: list[int], yaml_text: str, key: str, default: int = 1) ->
     return numbers[0] if numbers else default
 
 
+def _shown(path: Path) -> str:
+    """A query file as messages name it: its folder and name, never the machine's full path."""
+    return f"{path.parent.name}/{path.name}"
+
+
 def parse_file(path: str | Path) -> CannedQuery:
     """Read one ``.rq`` file; raise QueryFileError naming the file and line for any problem."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise QueryFileError(f"{path}: cannot be read: {error}") from None
+        raise QueryFileError(f"{_shown(path)}: cannot be read: {error.__class__.__name__}") from None
     return parse_text(text, name=path.stem, path=path)
 
 
 def parse_text(text: str, name: str, path: Path | None = None) -> CannedQuery:
-    where = str(path or name)
+    where = _shown(path) if path else name
 
     def fail(line: int, message: str) -> QueryFileError:
         return QueryFileError(f"{where}:{line}: {message}")
@@ -394,7 +399,7 @@ class Catalogue:
     def load(cls, directory: str | Path) -> "Catalogue":
         directory = Path(directory)
         if not directory.is_dir():
-            raise QueryFileError(f"{directory}: there is no folder of canned queries here.")
+            raise QueryFileError(f"{Path(directory).name}/: there is no folder of canned queries here (KG_QUERIES_DIR).")
         return cls({path.stem: parse_file(path) for path in sorted(directory.glob("*.rq"))})
 
     def get(self, name: str) -> CannedQuery:
