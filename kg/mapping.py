@@ -15,6 +15,7 @@ from rdflib.namespace import DCTERMS, FOAF, ORG, OWL, PROV, QB, RDF, RDFS, SKOS,
 
 from .casedata import DIMENSION_SCHEMES, TABLES, CaseData, PartialDate, Record
 from .namespaces import HSCP, SCHEMA, bind_prefixes
+from .leangraph import lean_graph
 from .provenance import Origin
 from .vocabulary import SCHEME_KIND, Vocabulary
 
@@ -46,9 +47,14 @@ class Minter:
     """Mints every IRI of the instance data from the base IRI."""
 
     base: str
+    _minted: dict = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
 
     def resource(self, kind: str, slug: str) -> URIRef:
-        return URIRef(f"{self.base}{kind}/{slug}")
+        key = (kind, slug)
+        iri = self._minted.get(key)
+        if iri is None:  # one shared term per resource: a big graph names each one many times
+            iri = self._minted[key] = URIRef(f"{self.base}{kind}/{slug}")
+        return iri
 
     def concept(self, scheme: str, slug: str) -> URIRef:
         return URIRef(f"{self.base}{scheme}/{slug}")
@@ -100,19 +106,37 @@ class _Mapper:
         self.data = data
         self.vocabulary = vocabulary
         self.mint = Minter(base)
-        self.graph = Graph()
-        bind_prefixes(self.graph)
+        # A plain set while mapping (rdflib's Graph.add costs ~10 us and ~1.3 KB a triple);
+        # wrapped in a lean rdflib Graph at the end.
+        self.triples: set[tuple] = set()
+        self._add = self.triples.add
+        self._literals: dict[tuple, Literal] = {}
+        self._partnership_ids = frozenset(r.id for r in data["partnerships"])
         self.origins: dict[str, Origin] = {}
 
     # -- small builders --------------------------------------------------------------------
 
     def add(self, s, p, o) -> None:
         if o is not None:
-            self.graph.add((s, p, o))
+            self._add((s, p, o))
+
+    def literal(self, value, lang: str | None = None, datatype: URIRef | None = None) -> Literal:
+        """One shared Literal per distinct value (notes, years, dates repeat a lot)."""
+        key = (value, lang, datatype)
+        term = self._literals.get(key)
+        if term is None:
+            term = self._literals[key] = Literal(value, lang=lang, datatype=datatype)
+        return term
 
     def text(self, s, p, value: str | None, lang: str | None = "en") -> None:
         if value:
-            self.graph.add((s, p, Literal(value, lang=lang)))
+            self._add((s, p, self.literal(value, lang)))
+
+    def date(self, date: PartialDate) -> Literal:
+        return self.literal(str(date), datatype=_DATE_TYPES[date.precision])
+
+    def year(self, year: int) -> Literal:
+        return self.literal(year, datatype=XSD.integer)
 
     def concept(self, scheme: str, slug: str) -> URIRef:
         return self.vocabulary.concepts.get(scheme, {}).get(slug) or self.mint.concept(scheme, slug)
@@ -121,8 +145,8 @@ class _Mapper:
         for col, date_p, year_p in ((start_col, HSCP.startDate, HSCP.startYear), (end_col, HSCP.endDate, HSCP.endYear)):
             date = record.get(col)
             if isinstance(date, PartialDate):
-                self.graph.add((s, date_p, date_literal(date)))
-                self.graph.add((s, year_p, Literal(date.year, datatype=XSD.integer)))
+                self._add((s, date_p, self.date(date)))
+                self._add((s, year_p, self.year(date.year)))
 
     def interval(self, s: URIRef, link: URIRef, record: Record) -> None:
         """An OWL-Time interval for ORG's memberDuring, beside the plain start/end dates."""
@@ -130,26 +154,26 @@ class _Mapper:
         if not (start or end):
             return
         interval = self.mint.part(s, "period")
-        self.graph.add((s, link, interval))
-        self.graph.add((interval, RDF.type, TIME.Interval))
+        self._add((s, link, interval))
+        self._add((interval, RDF.type, TIME.Interval))
         for date, fragment, edge in ((start, "start", TIME.hasBeginning), (end, "end", TIME.hasEnd)):
             if isinstance(date, PartialDate):
                 instant = self.mint.part(s, fragment)
-                self.graph.add((interval, edge, instant))
-                self.graph.add((instant, RDF.type, TIME.Instant))
-                self.graph.add((instant, _TIME_PROPERTIES[date.precision], date_literal(date)))
+                self._add((interval, edge, instant))
+                self._add((instant, RDF.type, TIME.Instant))
+                self._add((instant, _TIME_PROPERTIES[date.precision], self.date(date)))
 
     def resource(self, record: Record, *types: URIRef) -> URIRef:
         s = self.mint.record(record)
         self.origins[str(s)] = Origin(record.table, record.path, record.row, record.id)
         for t in types:
-            self.graph.add((s, RDF.type, t))
+            self._add((s, RDF.type, t))
         if TABLES[record.table].claims:
             for source in record.get("source", ()):
-                self.graph.add((s, DCTERMS.source, self.mint.ref("sources", source)))
+                self._add((s, DCTERMS.source, self.mint.ref("sources", source)))
         confidence = record.get("confidence")
         if confidence:
-            self.graph.add((s, HSCP.confidence, self.concept("confidence", confidence)))
+            self._add((s, HSCP.confidence, self.concept("confidence", confidence)))
         self.text(s, RDFS.comment, record.get("note"))
         return s
 
@@ -200,7 +224,7 @@ class _Mapper:
             self.add(s, OWL.sameAs, URIRef(r["iri"]))
         self.add(s, HSCP.jurisdiction, self.mint.ref("jurisdictions", r["jurisdiction"]))
         if r.get("date"):
-            self.add(s, DCTERMS.date, date_literal(r["date"]))
+            self.add(s, DCTERMS.date, self.date(r["date"]))
 
     def forms(self, r: Record) -> None:
         s = self.resource(r, HSCP.PartnershipForm, SKOS.Concept)
@@ -249,11 +273,11 @@ class _Mapper:
         self.labels(s, r)
         self.add(s, HSCP.changeKind, self.concept("change-kind", r["kind"]))
         date = r["date"]
-        self.add(s, HSCP.startDate, date_literal(date))
-        self.add(s, HSCP.startYear, Literal(date.year, datatype=XSD.integer))
+        self.add(s, HSCP.startDate, self.date(date))
+        self.add(s, HSCP.startYear, self.year(date.year))
         for column, link in (("original", ORG.originalOrganization), ("resulting", ORG.resultingOrganization)):
             for ref in r.get(column, ()):
-                table = "partnerships" if any(p.id == ref for p in self.data["partnerships"]) else "organisations"
+                table = "partnerships" if ref in self._partnership_ids else "organisations"
                 self.add(s, link, self.mint.ref(table, ref))
 
     def observations(self, r: Record) -> None:
@@ -340,7 +364,9 @@ class _Mapper:
             for record in self.data[name]:
                 method(record)
         self.schemes_of_data()
-        return Mapped(self.graph, self.origins)
+        graph = lean_graph(self.triples)
+        bind_prefixes(graph)
+        return Mapped(graph, self.origins)
 
     def schemes_of_data(self) -> None:
         """The two schemes whose concepts come from the case data rather than ontology/schemes."""
@@ -349,14 +375,14 @@ class _Mapper:
             ("partnership-form", "Partnership forms", "The kinds of partnership arrangement that policy and legislation provide for."),
         ):
             scheme = self.mint.scheme(slug)
-            self.graph.add((scheme, RDF.type, SKOS.ConceptScheme))
+            self._add((scheme, RDF.type, SKOS.ConceptScheme))
             self.text(scheme, SKOS.prefLabel, title)
             self.text(scheme, RDFS.label, title)
             self.text(scheme, SKOS.definition, definition)
         if self.data["indicators"]:
             ds = self.mint.indicator_dataset
-            self.graph.add((ds, RDF.type, QB.DataSet))
-            self.graph.add((ds, QB.structure, HSCP.indicatorStructure))
+            self._add((ds, RDF.type, QB.DataSet))
+            self._add((ds, QB.structure, HSCP.indicatorStructure))
             self.text(ds, RDFS.label, "Numeric facts about partnerships, forms and jurisdictions")
 
 

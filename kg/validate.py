@@ -161,15 +161,26 @@ def _node_str(node) -> str:
 
 
 def _path_str(graph: Graph, path) -> str | None:
+    """A SHACL path as text: the IRI, ``^IRI`` for an inverse path, ``a|b`` for alternatives,
+    ``a/b`` for a sequence (the same text whichever graph holds the path's blank nodes)."""
     if path is None:
         return None
-    if isinstance(path, _InversePath):
-        return "^" + str(path.predicate)
+    if isinstance(path, str) and not isinstance(path, (URIRef, BNode)):
+        return path  # already rendered
     if isinstance(path, URIRef):
         return str(path)
     inverse = graph.value(path, SH.inversePath)
-    if isinstance(inverse, URIRef):
-        return "^" + str(inverse)
+    if inverse is not None:
+        return "^" + _path_str(graph, inverse)
+    alternatives = graph.value(path, SH.alternativePath)
+    if alternatives is not None:
+        return "|".join(_path_str(graph, p) for p in Collection(graph, alternatives))
+    if graph.value(path, RDF.first) is not None:
+        return "/".join(_path_str(graph, p) for p in Collection(graph, path))
+    for modifier, mark in ((SH.zeroOrMorePath, "*"), (SH.oneOrMorePath, "+"), (SH.zeroOrOnePath, "?")):
+        inner = graph.value(path, modifier)
+        if inner is not None:
+            return f"({_path_str(graph, inner)}){mark}"
     return _node_str(path)
 
 
@@ -219,11 +230,8 @@ def _run_pyshacl(data: Graph, shapes: Graph, ontology: Graph | None, use_shapes)
     )
     out = []
     for r in report.subjects(RDF.type, SH.ValidationResult):
-        path = report.value(r, SH.resultPath)
-        if isinstance(path, BNode):
-            # The report holds a copy of the path; map it back onto the shapes graph's node.
-            inverse = report.value(path, SH.inversePath)
-            path = _InversePath(inverse) if isinstance(inverse, URIRef) else path
+        # The report holds a copy of a complex path: render it from there.
+        path = _path_str(report, report.value(r, SH.resultPath))
         out.append(
             (
                 report.value(r, SH.focusNode),
@@ -237,25 +245,21 @@ def _run_pyshacl(data: Graph, shapes: Graph, ontology: Graph | None, use_shapes)
     return out
 
 
-class _InversePath(BNode):
-    """A stand-in for an ``[sh:inversePath P]`` path node that prints as ``^P``."""
-
-    def __new__(cls, predicate: URIRef):
-        node = super().__new__(cls)
-        node.predicate = predicate
-        return node
-
-
 # --- the core evaluator -----------------------------------------------------------------
 
 _TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf)
 # Shape parameters that change nothing in the results the core evaluator produces.
 _NEUTRAL = {SH.message, SH.severity, SH.name, SH.description, SH.order, SH.group,
             SH.defaultValue, SH.deactivated}
-_NODE_OK = {*_TARGETS, SH.property, *_NEUTRAL}
+_NODE_OK = {*_TARGETS, SH.property, SH.sparql, *_NEUTRAL}
 _PROPERTY_OK = {SH.path, SH.minCount, SH.maxCount, SH.datatype, SH["class"], SH.nodeKind,
-                SH["in"], SH.pattern, SH.flags, SH.hasValue, *_NEUTRAL}
-_SINGLE = (SH.minCount, SH.maxCount, SH.datatype, SH.nodeKind, SH.flags)
+                SH["in"], SH.pattern, SH.flags, SH.hasValue, SH["or"], SH.lessThanOrEquals,
+                SH.qualifiedValueShape, SH.qualifiedMinCount, SH.qualifiedMaxCount,
+                SH.qualifiedValueShapesDisjoint, *_NEUTRAL}
+# Constraints a nested shape (a member of sh:or, a qualified value shape) may use.
+_VALUE_SHAPE_OK = {SH["class"], SH.datatype, SH.nodeKind, SH["in"], SH.hasValue}
+_SINGLE = (SH.minCount, SH.maxCount, SH.datatype, SH.nodeKind, SH.flags, SH.qualifiedValueShape,
+           SH.qualifiedMinCount, SH.qualifiedMaxCount)
 _NODE_KINDS = {
     SH.IRI: (URIRef,),
     SH.BlankNode: (BNode,),
@@ -264,6 +268,9 @@ _NODE_KINDS = {
     SH.BlankNodeOrLiteral: (BNode, Literal),
     SH.IRIOrLiteral: (URIRef, Literal),
 }
+# Variables pySHACL pre-binds or rewrites in SPARQL constraints besides $this.
+_SPARQL_UNSUPPORTED = re.compile(r"[?$](PATH|currentShape|shapesGraph)\b")
+_THIS_PROJECTED = re.compile(r"SELECT\s+(?:DISTINCT\s+|REDUCED\s+)?[^{]*?\$this\b", re.I | re.S)
 
 
 @dataclass
@@ -324,6 +331,7 @@ def _compile(shapes: Graph, shape) -> "_CoreShape | None":
         objects_of=list(shapes.objects(shape, SH.targetObjectsOf)),
     )
     properties = []
+    sparql = []
     if (shape, SH.path, None) in shapes:  # a property shape with its own targets
         if not _sh_predicates(shapes, shape) <= _PROPERTY_OK | set(_TARGETS):
             return None
@@ -343,7 +351,58 @@ def _compile(shapes: Graph, shape) -> "_CoreShape | None":
             if prop is None:
                 return None
             properties.append(prop)
-    return _CoreShape(shape, target, properties)
+        for c in shapes.objects(shape, SH.sparql):
+            if _deactivated(shapes, c):
+                continue
+            constraint = _compile_sparql(shapes, shape, c)
+            if constraint is None:
+                return None
+            sparql.append(constraint)
+    return _CoreShape(shape, target, properties, sparql)
+
+
+def _parse_path(shapes: Graph, path) -> list[tuple[URIRef, bool]] | None:
+    """A predicate path, an inverse path, or alternatives of those: [(predicate, inverse)]."""
+    if isinstance(path, URIRef):
+        return [(path, False)]
+    if not isinstance(path, BNode):
+        return None
+    preds = set(shapes.predicates(path, None))
+    if preds == {SH.inversePath}:
+        predicate = shapes.value(path, SH.inversePath)
+        return [(predicate, True)] if isinstance(predicate, URIRef) else None
+    if preds == {SH.alternativePath}:
+        out = []
+        for member in Collection(shapes, shapes.value(path, SH.alternativePath)):
+            parsed = _parse_path(shapes, member)
+            if parsed is None or len(parsed) != 1:
+                return None
+            out.extend(parsed)
+        return out or None
+    return None
+
+
+def _compile_value_shape(shapes: Graph, node) -> "_ValueShape | None":
+    """A nested shape made only of value checks (sh:class, sh:datatype, sh:nodeKind, sh:in,
+    sh:hasValue), applied to one value node as its focus."""
+    if not isinstance(node, BNode) or not _sh_predicates(shapes, node) <= _VALUE_SHAPE_OK:
+        return None
+    if any((node, p, None) in shapes for p in (SH.targetClass, SH.targetNode, SH.targetSubjectsOf,
+                                               SH.targetObjectsOf, SH.path, SH.property, SH.deactivated)):
+        return None
+    if any(len(list(shapes.objects(node, p))) > 1 for p in (SH.datatype, SH.nodeKind)):
+        return None
+    node_kind = shapes.value(node, SH.nodeKind)
+    if node_kind is not None and node_kind not in _NODE_KINDS:
+        return None
+    in_list = shapes.value(node, SH["in"])
+    return _ValueShape(
+        classes=list(shapes.objects(node, SH["class"])),
+        datatype=shapes.value(node, SH.datatype),
+        node_kind=_NODE_KINDS.get(node_kind),
+        in_values=None if in_list is None else set(Collection(shapes, in_list)),
+        has_values=list(shapes.objects(node, SH.hasValue)),
+    )
 
 
 def _compile_property(shapes: Graph, node) -> "_CoreProperty | None":
@@ -351,15 +410,8 @@ def _compile_property(shapes: Graph, node) -> "_CoreProperty | None":
         if len(list(shapes.objects(node, single))) > 1:
             return None  # pySHACL refuses these shapes; let it say so
     path = shapes.value(node, SH.path)
-    if isinstance(path, URIRef):
-        predicate, inverse = path, False
-    elif isinstance(path, BNode):
-        preds = set(shapes.predicates(path, None))
-        predicate = shapes.value(path, SH.inversePath)
-        if preds != {SH.inversePath} or not isinstance(predicate, URIRef):
-            return None
-        inverse = True
-    else:
+    alternatives = _parse_path(shapes, path)
+    if alternatives is None:
         return None
     messages = list(shapes.objects(node, SH.message))
     if not messages:
@@ -378,13 +430,31 @@ def _compile_property(shapes: Graph, node) -> "_CoreProperty | None":
     node_kind = shapes.value(node, SH.nodeKind)
     if node_kind is not None and node_kind not in _NODE_KINDS:
         return None
+    or_lists = []
+    for members in shapes.objects(node, SH["or"]):
+        compiled = [_compile_value_shape(shapes, m) for m in Collection(shapes, members)]
+        if not compiled or any(c is None for c in compiled):
+            return None
+        or_lists.append(compiled)
+    less_or_equal = list(shapes.objects(node, SH.lessThanOrEquals))
+    if not all(isinstance(p, URIRef) for p in less_or_equal):
+        return None
+    qualified = None
+    q_shape = shapes.value(node, SH.qualifiedValueShape)
+    q_min, q_max = shapes.value(node, SH.qualifiedMinCount), shapes.value(node, SH.qualifiedMaxCount)
+    if q_shape is not None or q_min is not None or q_max is not None:
+        disjoint = shapes.value(node, SH.qualifiedValueShapesDisjoint)
+        if q_shape is None or (disjoint is not None and bool(getattr(disjoint, "value", False))):
+            return None
+        qualified = _compile_value_shape(shapes, q_shape)
+        if qualified is None:
+            return None
     min_count = shapes.value(node, SH.minCount)
     max_count = shapes.value(node, SH.maxCount)
     return _CoreProperty(
         node=node,
-        path=path,
-        predicate=predicate,
-        inverse=inverse,
+        path=_path_str(shapes, path),
+        alternatives=alternatives,
         messages=messages,
         severity=shapes.value(node, SH.severity) or SH.Violation,
         min_count=None if min_count is None else int(min_count),
@@ -395,6 +465,48 @@ def _compile_property(shapes: Graph, node) -> "_CoreProperty | None":
         in_values=in_values,
         patterns=patterns,
         has_values=list(shapes.objects(node, SH.hasValue)),
+        or_lists=or_lists,
+        less_or_equal=less_or_equal,
+        qualified=qualified,
+        q_min=None if q_min is None else int(q_min),
+        q_max=None if q_max is None else int(q_max),
+    )
+
+
+def _sparql_prefixes(shapes: Graph, constraint) -> dict[str, str]:
+    """The PREFIX lines pySHACL prepends: rdf, rdfs, owl, then the sh:declare of sh:prefixes."""
+    prefixes = {"rdf": str(RDF), "rdfs": str(RDFS), "owl": str(OWL)}
+    ontologies = set(shapes.subjects(RDF.type, OWL.Ontology))
+    global_declares = {d for o in ontologies for d in shapes.objects(o, SH.declare)}
+    for holder in shapes.objects(constraint, SH.prefixes):
+        own = set(shapes.objects(holder, SH.declare))
+        declares = own if (own and holder in ontologies) else global_declares | own
+        for dec in declares:
+            prefix, namespace = shapes.value(dec, SH.prefix), shapes.value(dec, SH.namespace)
+            if prefix is None or namespace is None:
+                return None
+            prefixes[str(prefix)] = str(namespace)
+    return prefixes
+
+
+def _compile_sparql(shapes: Graph, shape, node) -> "_SparqlConstraint | None":
+    selects = list(shapes.objects(node, SH.select))
+    if len(selects) != 1 or not isinstance(selects[0], Literal):
+        return None
+    text = str(selects[0])
+    if not _THIS_PROJECTED.search(text) or _SPARQL_UNSUPPORTED.search(text) or \
+            re.search(r"\bMINUS\b", text, re.I):
+        return None
+    prefixes = _sparql_prefixes(shapes, node)
+    if prefixes is None:
+        return None
+    header = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items())
+    return _SparqlConstraint(
+        node=node,
+        text=f"{header}\n{text}",
+        messages=list(shapes.objects(node, SH.message)),
+        shape_messages=list(shapes.objects(shape, SH.message)),
+        severity=shapes.value(shape, SH.severity) or SH.Violation,
     )
 
 
@@ -418,11 +530,31 @@ class _Target:
 
 
 @dataclass
+class _ValueShape:
+    classes: list
+    datatype: URIRef | None
+    node_kind: tuple | None
+    in_values: set | None
+    has_values: list
+
+    def conforms(self, view: "_UnionView", v) -> bool:
+        for cls in self.classes:
+            if isinstance(v, Literal) or cls not in view.all_types(v):
+                return False
+        if self.datatype is not None and not _datatype_ok(v, self.datatype):
+            return False
+        if self.node_kind is not None and not isinstance(v, self.node_kind):
+            return False
+        if self.in_values is not None and v not in self.in_values:
+            return False
+        return all(v == hv for hv in self.has_values)
+
+
+@dataclass
 class _CoreProperty:
     node: object
-    path: object
-    predicate: URIRef
-    inverse: bool
+    path: str
+    alternatives: list
     messages: list
     severity: URIRef
     min_count: int | None
@@ -433,12 +565,25 @@ class _CoreProperty:
     in_values: set | None
     patterns: list
     has_values: list
+    or_lists: list
+    less_or_equal: list
+    qualified: _ValueShape | None
+    q_min: int | None
+    q_max: int | None
 
     def evaluate(self, view: "_UnionView", focus_nodes: Iterable) -> Iterable[tuple]:
-        index = view.by_object(self.predicate) if self.inverse else view.by_subject(self.predicate)
+        indexes = [view.by_object(p) if inverse else view.by_subject(p) for p, inverse in self.alternatives]
+        compare = [view.by_subject(p) for p in self.less_or_equal]
         for f in focus_nodes:
-            values = index.get(f, ())
+            if len(indexes) == 1:
+                values = indexes[0].get(f, ())
+            else:
+                values = set()
+                for index in indexes:
+                    values.update(index.get(f, ()))
             yield from self._check(view, f, values)
+            for index in compare:
+                yield from self._less_or_equal(f, values, index.get(f, ()))
 
     def _result(self, focus, value=None):
         return (focus, self.path, value, self.messages, self.severity, self.node)
@@ -450,6 +595,12 @@ class _CoreProperty:
             yield self._result(f)
         for hv in self.has_values:
             if hv not in values:
+                yield self._result(f)
+        if self.qualified is not None:
+            conforming = sum(1 for v in values if self.qualified.conforms(view, v))
+            if self.q_max is not None and conforming > self.q_max:
+                yield self._result(f)
+            if self.q_min is not None and conforming < self.q_min:
                 yield self._result(f)
         if not values:
             return
@@ -466,6 +617,100 @@ class _CoreProperty:
             for pattern in self.patterns:
                 if isinstance(v, BNode) or not pattern.search(_string_value(v)):
                     yield self._result(f, v)
+            for members in self.or_lists:
+                if not any(m.conforms(view, v) for m in members):
+                    yield self._result(f, v)
+
+    def _less_or_equal(self, f, values, compare_values):
+        """pySHACL's LessThanOrEqualsConstraintComponent: one result per failing pair."""
+        for value in values:
+            v, v_str = _comparable(value)
+            for compare in compare_values:
+                c, c_str = _comparable(compare)
+                if v_str != c_str or not v <= c:
+                    yield self._result(f, value)
+
+
+def _comparable(node):
+    if isinstance(node, URIRef):
+        return str(node), True
+    if isinstance(node, Literal) and isinstance(node.value, str):
+        return node.value, True
+    return node, False
+
+
+@dataclass
+class _SparqlConstraint:
+    """A SPARQL-based constraint, run on pyoxigraph once per focus node with $this pre-bound
+    (pyoxigraph's ``substitutions``), reported as pySHACL reports it."""
+
+    node: object
+    text: str
+    messages: list
+    shape_messages: list
+    severity: URIRef
+
+    def evaluate(self, view: "_UnionView", shape, focus_nodes: Iterable) -> Iterable[tuple]:
+        import pyoxigraph as ox
+
+        store, to_ox = view.oxigraph()
+        this = ox.Variable("this")
+        for f in focus_nodes:
+            solutions = store.query(self.text, substitutions={this: to_ox(f)})
+            names = [v.value for v in solutions.variables]
+            seen = []
+            for solution in solutions:
+                row = {n: _from_ox(solution[n]) for n in names if solution[n] is not None}
+                if "failure" in row:
+                    raise NotImplementedError  # never compiled: see _compile_sparql
+                p, v, t = row.pop("path", None), row.pop("value", None), row.pop("this", None)
+                if p is None and v is None and t is None:
+                    continue
+                key = (t, p, v, row)
+                if key in seen:
+                    continue
+                seen.append(key)
+                if v is None:
+                    v = f  # a node shape reports the focus node as the value
+                bound = {"this": t, "path": p, "value": v, **row}
+                messages = [_format_message(m, bound) for m in self.messages if m not in self.shape_messages]
+                messages += [_format_message(m, bound) for m in self.shape_messages]
+                yield (t or f, p, v, messages, self.severity, shape)
+
+
+def _format_message(message: Literal, bound: dict) -> Literal:
+    """pySHACL's {?var} / {$var} substitution (plain text, language dropped, as it does)."""
+    text = str(message.value) if isinstance(message, Literal) and message.value is not None else str(message)
+    for var, val in {k: v for k, v in bound.items() if v is not None}.items():
+        text = re.sub("{{[?$]{}}}".format(var), str(val), text)
+    return Literal(text)
+
+
+def _from_ox(term):
+    import pyoxigraph as ox
+
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if term.language:
+        return Literal(term.value, lang=term.language)
+    datatype = term.datatype.value
+    return Literal(term.value, datatype=None if datatype == str(XSD.string) else URIRef(datatype))
+
+
+def _to_ox(term):
+    import pyoxigraph as ox
+
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if term.language:
+        return ox.Literal(str(term), language=term.language)
+    if term.datatype is not None:
+        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+    return ox.Literal(str(term))
 
 
 @dataclass
@@ -473,6 +718,7 @@ class _CoreShape:
     node: object
     target: _Target
     properties: list[_CoreProperty]
+    sparql: list[_SparqlConstraint] = field(default_factory=list)
 
     def evaluate(self, view: "_UnionView") -> Iterable[tuple]:
         focus = self.target.focus_nodes(view)
@@ -481,6 +727,8 @@ class _CoreShape:
         focus = sorted(focus, key=str)
         for prop in self.properties:
             yield from prop.evaluate(view, focus)
+        for constraint in self.sparql:
+            yield from constraint.evaluate(view, self.node, focus)
 
 
 def _string_value(v) -> str:
@@ -539,6 +787,25 @@ class _UnionView:
         self._by_object: dict = {}
         self._supers: dict = {}
         self._types: dict = {}
+        self._oxigraph = None
+
+    def oxigraph(self):
+        """The union in an in-memory pyoxigraph store (built once), and a cached term converter."""
+        if self._oxigraph is None:
+            import pyoxigraph as ox
+
+            cache: dict = {}
+
+            def to_ox(term):
+                found = cache.get(term)
+                if found is None:
+                    found = cache[term] = _to_ox(term)
+                return found
+
+            store = ox.Store()
+            store.bulk_extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o)) for g in self.graphs for s, p, o in g)
+            self._oxigraph = (store, to_ox)
+        return self._oxigraph
 
     def subjects(self, p, o) -> set:
         out = set()
