@@ -62,6 +62,20 @@ def case_data_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def chart_markdown(chart: dict) -> str:
+    """One line saying what a query's chart draws, from its header's chart keys."""
+    kind = chart.get("kind")
+    if kind == "timeline":
+        text = f"Chart: timeline of `{chart.get('label') or chart.get('series', '')}` from `{chart['x']}` to `{chart['y']}`"
+    elif kind == "heatmap":
+        text = f"Chart: heatmap of `{chart['y']}`, `{chart.get('series', '')}` (rows) × `{chart['x']}` (columns)"
+    else:
+        text = f"Chart: {kind} of `{chart['y']}` by `{chart['x']}`"
+        if chart.get("series"):
+            text += f", one colour per `{chart['series']}`"
+    return text
+
+
 def queries_markdown(queries_dir: Path) -> str:
     from .queries import Catalogue
 
@@ -81,7 +95,7 @@ def queries_markdown(queries_dir: Path) -> str:
                              f"`{p.example if p.example is not None else ''}` | {p.description or ''} |")
             lines.append("")
         if canned.chart:
-            lines.append(f"Chart: {canned.chart.get('kind') if isinstance(canned.chart, dict) else canned.chart.kind}\n")
+            lines.append(chart_markdown(canned.chart) + "\n")
     return "\n".join(lines).rstrip() + "\n"
 
 
