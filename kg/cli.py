@@ -283,12 +283,15 @@ def push(ctx, url, build_dir, update_url, user, password):
 
     if not url.startswith(("sparql+http://", "sparql+https://")):
         url = "sparql+" + url if url.startswith(("http://", "https://")) else url
+    if not url.startswith(("sparql+http://", "sparql+https://")):
+        raise UsageError(f"kg push needs the URL of a SPARQL endpoint (http(s)://host/sparql), not {url!r}.")
     settings = _settings(ctx, build_dir=build_dir, store=url, store_update_url=update_url,
                          store_user=user, store_password=password)
     with open_store(settings) as remote:
         pushed = remote.push(settings.build_dir)
     for graph, count in pushed.items():
         click.echo(f"pushed <{graph}>: {count} triples")
+    click.echo(f"{len(pushed)} graphs, {sum(pushed.values())} triples, now in {remote.url}")
 
 
 def main() -> None:

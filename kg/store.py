@@ -17,8 +17,10 @@ import dataclasses
 import io
 import itertools
 import json
+import math
 import os
 import queue
+import re
 import socket
 import subprocess
 import sys
@@ -35,6 +37,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
+from rdflib.plugins.sparql.parser import parseQuery
 
 from . import sparql as _sparql
 from .errors import (
@@ -47,7 +50,7 @@ from .errors import (
     ResourceNotFound,
     StoreError,
 )
-from .namespaces import bind_prefixes
+from .namespaces import GRAPH_BASE, GRAPH_NAMES, bind_prefixes
 
 DUMP_NAME = "graph.nq"
 NEWLINE = b"\n"
@@ -737,12 +740,124 @@ class EmbeddedStore(Store):
 
 # --- remote -----------------------------------------------------------------------------------
 
+# Where a SPARQL text stops being code: IRIs, strings and comments are skipped when looking for
+# the braces of the query's outermost group. '<' starts an IRI only when an IRIREF follows
+# (otherwise it is the less-than operator).
+_IRIREF = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')
+_KEYWORD = re.compile(r"[A-Za-z_]+")
+
+
+def _top_level_groups(text: str) -> list[tuple[int, int, str]]:
+    """The ``{ … }`` groups at nesting depth 0 (outside any parentheses), in order.
+
+    Each is ``(open, close, word)``: the offsets of its braces and the last keyword before
+    the opening brace (e.g. ``WHERE``, ``CONSTRUCT``, ``VALUES``), upper-cased.
+    """
+    groups = []
+    depth = parens = 0
+    start = 0
+    word = ""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end + 1
+            continue
+        if c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                j += 2 if text[j] == "\\" else 1
+            i = j + len(quote)
+            continue
+        if c == "<":
+            match = _IRIREF.match(text, i)
+            if match:
+                i = match.end()
+                continue
+        elif c == "(":
+            parens += 1
+        elif c == ")":
+            parens -= 1
+        elif c == "{":
+            if depth == 0 and parens == 0:
+                start = i
+                opening_word = word
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0 and parens == 0:
+                groups.append((start, i, opening_word))
+        elif depth == 0 and (c.isalpha() or c == "_") and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in ":?$_-.")):
+            match = _KEYWORD.match(text, i)
+            word = match.group().upper()
+            i = match.end()
+            continue
+        i += 1
+    return groups
+
+
+def bind_inline(parsed, cells: Mapping[str, tuple]) -> str:
+    """The query text with its bindings as ``BIND`` clauses opening its outermost WHERE group.
+
+    Placed there, a binding is in scope for every pattern, FILTER and BIND of the query, as a
+    substituted value is on the embedded stores (a trailing ``VALUES`` block joins after the
+    WHERE clause, so a FILTER on a parameter would see it unbound; Virtuoso 7.2 even ignores
+    a trailing block in some queries). ``BIND`` rather than a leading one-row ``VALUES``
+    block, which means the same: Virtuoso 7.2 returns no rows for a leading ``VALUES`` that
+    binds the end of a ``*`` property path. The terms are written from validated terms only
+    (``_nt_from_cell``), never from raw text. The result is parsed again and checked to open
+    with exactly those clauses; anything else is refused rather than sent.
+    """
+    names = list(cells)
+    values = " ".join(f"BIND({_nt_from_cell(cells[name])} AS ?{name})" for name in names)
+    text = parsed.text
+    groups = _top_level_groups(text)
+    short_construct = parsed.form == "construct" and bool(groups) and groups[0][2] == "WHERE"
+    if parsed.form == "construct" and not short_construct:
+        groups = groups[1:]  # the template
+    if not groups:
+        raise QueryParameterError("This query has no WHERE clause to bind parameters in.")
+    opening, closing, _ = groups[0]
+    if short_construct:
+        # CONSTRUCT WHERE { T }: the short form takes no VALUES, so spell out its template.
+        keyword = re.search(r"WHERE\s*$", text[:opening], re.IGNORECASE)
+        if keyword is None:
+            raise QueryParameterError("Cannot bind parameters in this CONSTRUCT WHERE query on a remote store.")
+        template = text[opening + 1:closing]
+        bound = f"{text[:keyword.start()]}{{{template}\n}} WHERE {{ {values}\n{template}\n}}{text[closing + 1:]}"
+    else:
+        bound = f"{text[:opening + 1]} {values}\n{text[opening + 1:]}"
+    try:
+        tree = parseQuery(bound)
+        where = tree[1].get("where")
+        opened = [str(part["var"]) for part in where["part"][:len(names)] if getattr(part, "name", "") == "Bind"]
+    except Exception:  # noqa: BLE001 - any failure means the insertion went wrong
+        opened = None
+    if opened != names:
+        raise QueryParameterError(
+            "Cannot bind parameters in this query on a remote store: the bindings could not be "
+            "placed at the start of its WHERE clause."
+        )
+    return bound
+
 
 class RemoteStore(Store):
-    """A SPARQL 1.1 endpoint reached over HTTP(S) through SPARQLWrapper."""
+    """A SPARQL 1.1 endpoint reached over HTTP(S) through SPARQLWrapper.
+
+    Queries see the build's named graphs only (``https://w3id.org/hscp/graph/…``): unless the
+    query has its own FROM clauses, each request names them as ``default-graph-uri`` and
+    ``named-graph-uri``, so the server's other graphs (Virtuoso keeps system graphs of its own)
+    never show up. A server that cuts a result at its own row cap and says so (Virtuoso's
+    ``X-SPARQL-MaxRows`` header) gives a result marked truncated; a server that stops a query
+    at its own time limit and returns what it has so far (Virtuoso's anytime answers,
+    ``X-SQL-State: S1TAT``) gives ``QueryTimeout``, never partial rows.
+    """
 
     backend = "remote"
-    chunk_triples = 5000
+    chunk_triples = 500  # Virtuoso refuses an INSERT DATA whose SQL would exceed 10,000 lines
+    project_graphs = tuple(GRAPH_BASE + name for name in GRAPH_NAMES)
 
     def __init__(self, settings, url: str):
         super().__init__(settings)
@@ -750,11 +865,14 @@ class RemoteStore(Store):
         self.update_url = settings.store_update_url or url
         self._graphs: tuple[float, list[str]] | None = None
 
+    def __repr__(self) -> str:
+        return f"<RemoteStore {self.url}>"
+
     def _wrapper(self, url: str, timeout: float, auth: str | None = None):
         from SPARQLWrapper import POST, SPARQLWrapper
 
         wrapper = SPARQLWrapper(url)
-        wrapper.setTimeout(max(1, int(round(timeout))))
+        wrapper.setTimeout(max(1, int(math.ceil(timeout))))
         wrapper.setMethod(POST)
         if auth and self.settings.store_user:
             wrapper.setHTTPAuth(auth)
@@ -762,31 +880,59 @@ class RemoteStore(Store):
         return wrapper
 
     def graphs(self) -> list[str]:
+        """The build graphs the remote store holds (listed at most once a minute)."""
         now = time.monotonic()
         if self._graphs is None or now - self._graphs[0] > 60:
-            cells = self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }",
-                                 self.settings.query_timeout)[1]
+            response = self._send("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", "json",
+                                  self.settings.query_timeout, dataset=True)
+            _, cells, _ = self._parse_select(response)
             self._graphs = (now, sorted(c[0][1] for c in cells if c[0]))
         return list(self._graphs[1])
 
-    def _send(self, text: str, return_format: str, timeout: float):
+    def _send(self, text: str, return_format: str, timeout: float, *, dataset: bool):
+        """POST one query; return the HTTP response (body unread). ``dataset``: name the build graphs."""
         wrapper = self._wrapper(self.url, timeout)
         wrapper.setQuery(text)
         wrapper.setReturnFormat(return_format)
+        if dataset:
+            for graph in self.project_graphs:
+                wrapper.addDefaultGraph(graph)
+                wrapper.addNamedGraph(graph)
         try:
-            return wrapper.query().response.read()
-        except Exception as error:  # noqa: BLE001 - SPARQLWrapper raises many kinds
-            if "timed out" in str(error).lower():
+            response = wrapper.query().response
+        except Exception as error:  # noqa: BLE001 - SPARQLWrapper and urllib raise many kinds
+            if "timed out" in str(error).lower() or isinstance(error, TimeoutError):
                 raise QueryTimeout(
                     f"The query ran longer than the {timeout:g} s limit (KG_QUERY_TIMEOUT) and was "
-                    "stopped. Narrow it or raise the limit."
+                    "abandoned. Narrow it or raise the limit."
                 ) from None
-            raise StoreError(f"The remote store at {self.url} could not answer: {error}") from None
+            if type(error).__name__ == "QueryBadFormed":
+                raise QuerySyntaxError(f"The remote store at {self.url} rejected the query: "
+                                       f"{_remote_message(error)}") from None
+            raise StoreError(f"The remote store at {self.url} could not answer: {_remote_message(error)}") from None
+        state = response.headers.get("X-SQL-State", "")
+        if state == "S1TAT":
+            raise QueryTimeout(
+                f"The remote store at {self.url} stopped the query at its own time limit and offered "
+                "partial results, which are not returned. Narrow the query, or raise the server's "
+                "limit (Virtuoso: [SPARQL] MaxQueryExecutionTime)."
+            )
+        return response
 
-    def _select(self, text: str, timeout: float):
-        document = json.loads(self._send(text, "json", timeout))
+    @staticmethod
+    def _server_cap(response) -> int | None:
+        cap = response.headers.get("X-SPARQL-MaxRows")
+        try:
+            return int(cap) if cap else None
+        except ValueError:
+            return None
+
+    def _parse_select(self, response):
+        """(variables or boolean, cells, the server's row cap if it cut the result)."""
+        document = json.loads(response.read())
+        cap = self._server_cap(response)
         if "boolean" in document:
-            return document["boolean"]
+            return document["boolean"], [], None
         variables = document["head"].get("vars", [])
         rows = []
         for binding in document["results"]["bindings"]:
@@ -799,90 +945,137 @@ class RemoteStore(Store):
                     row.append((0, value["value"]))
                 elif value["type"] == "bnode":
                     row.append((1, value["value"]))
-                else:
+                else:  # "literal", or "typed-literal" (SPARQL 1.0 JSON, which Virtuoso still writes)
                     datatype = value.get("datatype")
                     lang = value.get("xml:lang")
                     if lang or datatype in (_XSD_STRING, _RDF_LANGSTRING):
                         datatype = None
                     row.append((2, value["value"], lang, datatype))
             rows.append(tuple(row))
-        return variables, rows
+        return variables, rows, cap
 
     def _execute(self, parsed, cells, timeout, limit):
-        text = parsed.text
-        if cells:
-            if parsed.has_values_clause:
-                raise QueryParameterError("A query that ends in a VALUES block cannot take parameters "
-                                          "on a remote store.")
-            names = list(cells)
-            row = " ".join(_nt_from_cell(cells[n]) for n in names)
-            text = f"{text}\nVALUES ({' '.join('?' + n for n in names)}) {{ ({row}) }}"
-        if parsed.kind == "ask":
-            return QueryResult("ask", boolean=bool(self._select(text, timeout)))
-        if parsed.kind == "select":
-            variables, rows = self._select(text, timeout)
-            return QueryResult("select", variables=variables, cells=rows[:limit], truncated=len(rows) > limit)
-        data = self._send(text, "nt", timeout)
-        graph = rdflib.Graph().parse(data=data.decode("utf-8"), format="nt" if data.lstrip()[:1] in (b"<", b"_") else "turtle")
+        text = bind_inline(parsed, cells) if cells else parsed.text
+        dataset = not parsed.has_dataset_clause
+        if parsed.kind in ("ask", "select"):
+            head, rows, cap = self._parse_select(self._send(text, "json", timeout, dataset=dataset))
+            if parsed.kind == "ask":
+                return QueryResult("ask", boolean=bool(head))
+            return QueryResult("select", variables=head, cells=rows[:limit],
+                               truncated=len(rows) > limit or cap is not None)
+        from SPARQLWrapper import TURTLE
+
+        response = self._send(text, TURTLE, timeout, dataset=dataset)
+        data = response.read().decode("utf-8")
+        cap = self._server_cap(response)
+        graph = rdflib.Graph().parse(data=data, format="turtle") if data.strip() else rdflib.Graph()
         triples = list(itertools.islice(graph, limit + 1))
         out = rdflib.Graph()
         for triple in triples[:limit]:
             out.add(triple)
-        return QueryResult("graph", ntriples=out.serialize(format="nt", encoding="utf-8"),
-                           truncated=len(triples) > limit)
+        return QueryResult("graph", ntriples=out.serialize(format="nt", encoding="utf-8") if len(out) else b"",
+                           truncated=len(triples) > limit or cap is not None)
 
-    def push(self, build_dir: str | os.PathLike) -> list[str]:
-        """Load a build graph by graph, replacing each graph; return the graphs loaded.
+    def push(self, build_dir: str | os.PathLike) -> dict[str, int]:
+        """Load a build graph by graph, replacing each graph; return the triples per graph loaded.
 
-        Each graph is loaded into a staging graph first, then moved over the old one, so a
-        failure leaves the graphs already loaded and the one that failed as they were.
+        Each graph goes into a staging graph first, in chunks, and is then moved over the old
+        one in a single ``MOVE`` request, so every graph is either entirely old or entirely new.
+        A failure names the graph; the graphs loaded before it stay new, the failed one and
+        those after it stay as they were, and the staging graph is dropped.
         """
         dump = _dump_path(build_dir)
         by_graph: dict[str, list[ox.Quad]] = {}
         for quad in ox.parse(path=str(dump), format=ox.RdfFormat.N_QUADS):
             if isinstance(quad.graph_name, ox.NamedNode):
                 by_graph.setdefault(quad.graph_name.value, []).append(quad)
-        loaded = []
+        loaded: dict[str, int] = {}
         for graph, quads in by_graph.items():
             staging = f"{graph}#staging"
             try:
                 self._update(f"DROP SILENT GRAPH <{staging}>")
                 for chunk in _chunks(quads, self.chunk_triples):
                     body = "\n".join(f"{q.subject} {q.predicate} {q.object} ." for q in chunk)
-                    self._update(f"INSERT DATA {{ GRAPH <{staging}> {{\n{body}\n}} }}")
+                    if any(isinstance(t, ox.BlankNode) for q in chunk for t in (q.subject, q.object)):
+                        # INSERT DATA may not hold blank nodes on Virtuoso 7; a template may
+                        # (one fresh node per label, as the chunk holds every use of each label)
+                        self._update(f"INSERT {{ GRAPH <{staging}> {{\n{body}\n}} }} WHERE {{}}")
+                    else:
+                        self._update(f"INSERT DATA {{ GRAPH <{staging}> {{\n{body}\n}} }}")
                 self._update(f"MOVE SILENT GRAPH <{staging}> TO GRAPH <{graph}>")
             except StoreError as error:
-                raise StoreError(f"Pushing graph <{graph}> to {self.update_url} failed ({error}); "
-                                 f"graphs loaded before it: {', '.join(loaded) or 'none'}.") from None
-            loaded.append(graph)
+                cleanup = ""
+                try:
+                    self._update(f"DROP SILENT GRAPH <{staging}>")
+                except StoreError as again:
+                    cleanup = f" The staging graph <{staging}> could not be dropped ({again}): drop it by hand."
+                done = ", ".join(f"<{g}>" for g in loaded) or "none"
+                raise StoreError(
+                    f"Pushing graph <{graph}> to {self.update_url} failed: {error}. That graph and "
+                    f"the ones after it were left as they were; graphs replaced before it: {done}.{cleanup}"
+                ) from None
+            loaded[graph] = len(quads)
         self._graphs = None
         return loaded
 
     def _update(self, text: str) -> None:
-        """One SPARQL Update request: digest auth first (Virtuoso's /sparql-auth), then basic."""
+        """One SPARQL Update request, POSTed: digest auth first (Virtuoso's /sparql-auth), then basic."""
         from SPARQLWrapper import BASIC, DIGEST
 
         for auth in (DIGEST, BASIC):
             wrapper = self._wrapper(self.update_url, max(self.settings.query_timeout, 300), auth)
             wrapper.setQuery(text)
             try:
-                wrapper.query()
+                wrapper.query().response.read()
                 return
             except Exception as error:  # noqa: BLE001 - SPARQLWrapper and urllib raise many kinds
-                message = str(error).splitlines()[0] if str(error) else type(error).__name__
-                if auth == DIGEST and self.settings.store_user and "401" in message:
+                message = _remote_message(error)
+                if auth == DIGEST and self.settings.store_user and type(error).__name__ == "Unauthorized":
                     continue
                 raise StoreError(message) from None
 
 
+def _remote_message(error: Exception) -> str:
+    """A one-line reason from a SPARQLWrapper or urllib error (its response body, shortened)."""
+    text = " ".join(str(error).split())
+    text = text.replace("Response: b'", "Response: ").replace("\\n", " ")
+    return (text[:400] + "…") if len(text) > 400 else (text or type(error).__name__)
+
+
 def _chunks(quads: list, size: int):
-    """Chunks of triples; every triple with a blank node goes in one chunk (labels are per request)."""
-    plain = [q for q in quads if not (isinstance(q.subject, ox.BlankNode) or isinstance(q.object, ox.BlankNode))]
-    blank = [q for q in quads if isinstance(q.subject, ox.BlankNode) or isinstance(q.object, ox.BlankNode)]
-    for start in range(0, len(plain), size):
-        yield plain[start:start + size]
-    if blank:
-        yield blank
+    """Chunks of about ``size`` triples for INSERT DATA requests.
+
+    A blank node's label means something only within one request, so all the triples that
+    share blank nodes (an OWL restriction, an RDF list) travel in the same chunk.
+    """
+    parent: dict[str, str] = {}
+
+    def root(label: str) -> str:
+        while parent.setdefault(label, label) != label:
+            parent[label] = parent[parent[label]]
+            label = parent[label]
+        return label
+
+    plain, blank = [], []
+    for quad in quads:
+        labels = [t.value for t in (quad.subject, quad.object) if isinstance(t, ox.BlankNode)]
+        if not labels:
+            plain.append(quad)
+            continue
+        blank.append((labels[0], quad))
+        for other in labels[1:]:
+            parent[root(other)] = root(labels[0])
+    components: dict[str, list] = {}
+    for label, quad in blank:
+        components.setdefault(root(label), []).append(quad)
+    chunk: list = []
+    for group in [*components.values(), *([q] for q in plain)]:
+        if chunk and len(chunk) + len(group) > size:
+            yield chunk
+            chunk = []
+        chunk.extend(group)
+    if chunk:
+        yield chunk
 
 
 # --- opening ----------------------------------------------------------------------------------
