@@ -1,7 +1,8 @@
 """Reference documents generated from their one declaration, so they cannot drift.
 
-``python -m kg.docs`` rewrites docs/case-data.md (from kg.casedata.TABLES) and
-docs/queries.md (from the canned-query headers); tests fail when the committed files differ.
+``python -m kg.docs`` rewrites docs/case-data.md (from kg.casedata.TABLES), docs/queries.md
+(from the canned-query headers) and the competency-question section of docs/ontology.md
+(from ontology/competency/*.rq); tests fail when the committed files differ.
 """
 
 from __future__ import annotations
@@ -99,13 +100,37 @@ def queries_markdown(queries_dir: Path) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+COMPETENCY_HEADING = "## Competency questions\n"
+
+
+def competency_markdown(competency_dir: Path) -> str:
+    """The competency-question section of docs/ontology.md, from ontology/competency/*.rq."""
+    lines = [COMPETENCY_HEADING,
+             "Each question is a file in `ontology/competency/`; its first line is the question. The tests run",
+             "every one against the bundled build (on the oxigraph and rdflib stores) and expect rows.", ""]
+    for path in sorted(competency_dir.glob("cq*.rq")):
+        first, _, body = path.read_text(encoding="utf-8").partition("\n")
+        question = first.removeprefix("# question:").strip()
+        number = path.stem.split("-", 1)[0].upper()
+        lines += [f"### {number}. {question}", "", f"`{path.name}`", "", "```sparql", body.strip(), "```", ""]
+    return "\n".join(lines)
+
+
+def ontology_markdown(current: str, competency_dir: Path) -> str:
+    """docs/ontology.md with its competency section (the last section) regenerated."""
+    head = current.split(COMPETENCY_HEADING, 1)[0]
+    return head + competency_markdown(competency_dir)
+
+
 def generated(root: Path) -> dict[Path, str]:
     """Each generated document's path and its text."""
     from .settings import resource_dir
 
+    ontology_doc = root / "docs" / "ontology.md"
     return {
         root / "docs" / "case-data.md": case_data_markdown(),
         root / "docs" / "queries.md": queries_markdown(resource_dir("queries")),
+        ontology_doc: ontology_markdown(ontology_doc.read_text(encoding="utf-8"), resource_dir("ontology") / "competency"),
     }
 
 
