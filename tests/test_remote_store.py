@@ -370,14 +370,17 @@ VIRTUOSO_WRONG = {
     "indicators-for-form": _ZERO_LENGTH_PATHS,
     "indicators-by-jurisdiction": _ZERO_LENGTH_PATHS,
     "outcome-aims-without-evidence": _ZERO_LENGTH_PATHS,
-    "establishment-timeline": "Virtuoso 7.2 loads an xsd:gYearMonth in January (2015-01) as \"2015\"^^xsd:gYear",
-    "evaluation-designs": "Virtuoso 7.2's MIN() over citation strings picks another string than code-point order",
+    "establishment-timeline": "Virtuoso 7.2 takes \"2015-01\"^^xsd:gYearMonth and \"2015\"^^xsd:gYear for one "
+                              "value and may give back either",
+    "evaluation-designs": "Virtuoso 7.2's MIN() over citation strings may pick another string than code-point "
+                          "order (seen after graphs were pushed again; not on a fresh database)",
 }
+FLAKY = {"evaluation-designs"}
 
 
 def _canned_case(name):
     if name in VIRTUOSO_WRONG:
-        return pytest.param(name, marks=pytest.mark.xfail(reason=VIRTUOSO_WRONG[name], strict=True))
+        return pytest.param(name, marks=pytest.mark.xfail(reason=VIRTUOSO_WRONG[name], strict=name not in FLAKY))
     return name
 
 
@@ -411,10 +414,13 @@ def test_known_differences_of_virtuoso(remote, embedded):
     test = "SELECT (1 < 2 AS ?b) WHERE {}"
     assert embedded.query(test).rows == [(Literal(True),)]
     assert remote.query(test).rows[0][0].toPython() == 1
-    # an xsd:gYearMonth in January loses its month on loading: "2015-01" becomes "2015"^^xsd:gYear
-    month = f"SELECT ?d WHERE {{ <{ID}partnership/camden-pioneer> <{HSCP}startDate> ?d }}"
-    assert embedded.query(month).rows == [(Literal("2015-01", datatype=XSD.gYearMonth),)]
-    assert remote.query(month).rows == [(Literal("2015", datatype=XSD.gYear),)]
+    # "2015-01"^^xsd:gYearMonth and "2015"^^xsd:gYear are one value to Virtuoso (the same first
+    # instant): some January months come back as bare years (which ones varies between loads)
+    dates = f"SELECT ?s ?d WHERE {{ ?s <{HSCP}startDate> ?d }}"
+    january = {(s, d) for s, d in embedded.query(dates).rows
+               if d.datatype == XSD.gYearMonth and str(d).endswith("-01")}
+    back = set(remote.query(dates).rows)
+    assert january and any((s, Literal(str(d)[:4], datatype=XSD.gYear)) in back for s, d in january)
     # a zero-or-one / zero-or-more path whose end is bound may find nothing (depending on the plan)
     path = (f"SELECT * WHERE {{ VALUES ?f {{ <{ID}partnership-form/vanguard> }} ?o a <{HSCP}IndicatorObservation> ; "
             f"<{HSCP}refSubject> ?s ; <http://purl.org/dc/terms/source> ?source . "
