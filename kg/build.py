@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import gc
 import hashlib
 import json
 import os
@@ -141,6 +142,24 @@ def compile(settings: Settings, progress: Progress | None = None, *, check: bool
     :raises ValidationFailed: when the graph violates the SHACL shapes (and ``check``).
     :raises InconsistentOntology: when ontology + data are inconsistent (and ``check``).
     """
+    with _no_cyclic_gc():
+        return _compile(settings, progress, check)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The build allocates millions of small objects and frees few: the cyclic collector would
+    rescan them all again and again (a third of a million-triple build's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compile(settings: Settings, progress: Progress | None, check: bool) -> Compiled:
     from .reason import reason
     from .validate import validate
 
@@ -210,21 +229,44 @@ def describe_dataset(compiled: Compiled) -> Graph:
     return g
 
 
+JSONLD_RDFLIB_LIMIT = 200_000
+"""Up to this many data triples data.jsonld is rdflib's compacted JSON-LD (prefixes as the
+context, one object per resource); above it pyoxigraph writes it (expanded, streamed): rdflib
+needs minutes and gigabytes for a million triples."""
+
+
 def _write_outputs(compiled: Compiled, folder: Path) -> None:
     import pyoxigraph as ox
 
     store = ox.Store()
-    quads = []
+    convert = _OxTerms()
     for name, graph in compiled.graphs().items():
         g = ox.NamedNode(graph_iri(name))
-        quads.extend(ox.Quad(_ox(s), _ox(p), _ox(o), g) for s, p, o in graph)
-    store.bulk_extend(quads)
+        store.bulk_extend(ox.Quad(convert(s), convert(p), convert(o), g) for s, p, o in graph)
+    prefixes = {p: str(ns) for p, ns in _dump_prefixes().items()}
     store.dump(folder / "graph.nq", ox.RdfFormat.N_QUADS)
     store.dump(folder / "data.ttl", ox.RdfFormat.TURTLE, from_graph=ox.NamedNode(graph_iri("data")),
-               prefixes={p: str(ns) for p, ns in _dump_prefixes().items()})
+               prefixes=prefixes)
     store.dump(folder / "void.ttl", ox.RdfFormat.TURTLE, from_graph=ox.NamedNode(graph_iri("metadata")),
-               prefixes={p: str(ns) for p, ns in _dump_prefixes().items()})
-    compiled.data.serialize(folder / "data.jsonld", format="json-ld", auto_compact=True)
+               prefixes=prefixes)
+    if len(compiled.data) <= JSONLD_RDFLIB_LIMIT:
+        compiled.data.serialize(folder / "data.jsonld", format="json-ld", auto_compact=True)
+    else:
+        store.dump(folder / "data.jsonld", ox.RdfFormat.JSON_LD, from_graph=ox.NamedNode(graph_iri("data")),
+                   prefixes=prefixes)
+
+
+class _OxTerms:
+    """rdflib term -> pyoxigraph term, converting each distinct term once."""
+
+    def __init__(self):
+        self.cache: dict = {}
+
+    def __call__(self, term):
+        found = self.cache.get(term)
+        if found is None:
+            found = self.cache[term] = _ox(term)
+        return found
 
 
 def _dump_prefixes() -> dict:
@@ -271,7 +313,7 @@ def build(settings: Settings, out: Path | None = None, progress: Progress | None
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
     try:
-        with _step("write build", compiled.timings, progress):
+        with _step("write build", compiled.timings, progress), _no_cyclic_gc():
             _write_outputs(compiled, staging)
         # written last, so that it carries the timing of the write itself
         (staging / "report.json").write_text(json.dumps(compiled.report(), indent=2, ensure_ascii=False) + "\n",

@@ -22,6 +22,7 @@ compares the two.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections import defaultdict
@@ -653,14 +654,25 @@ class _SparqlConstraint:
     def evaluate(self, view: "_UnionView", shape, focus_nodes: Iterable) -> Iterable[tuple]:
         import pyoxigraph as ox
 
+        from concurrent.futures import ThreadPoolExecutor
+
         store, to_ox = view.oxigraph()
         this = ox.Variable("this")
-        for f in focus_nodes:
-            solutions = store.query(self.text, substitutions={this: to_ox(f)})
+        focus_nodes = list(focus_nodes)
+        terms = [to_ox(f) for f in focus_nodes]
+
+        def run(term):
+            solutions = store.query(self.text, substitutions={this: term})
             names = [v.value for v in solutions.variables]
+            return names, [[solution[n] for n in names] for solution in solutions]
+
+        # pyoxigraph releases the GIL while it evaluates: two threads use both cores.
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            answers = list(pool.map(run, terms, chunksize=256)) if len(terms) > 64 else [run(t) for t in terms]
+        for f, (names, solutions) in zip(focus_nodes, answers):
             seen = []
-            for solution in solutions:
-                row = {n: _from_ox(solution[n]) for n in names if solution[n] is not None}
+            for values in solutions:
+                row = {n: _from_ox(value) for n, value in zip(names, values) if value is not None}
                 if "failure" in row:
                     raise NotImplementedError  # never compiled: see _compile_sparql
                 p, v, t = row.pop("path", None), row.pop("value", None), row.pop("this", None)
