@@ -242,3 +242,15 @@ def guarded() -> Iterator[None]:
         yield
     finally:
         _guard.active = False
+
+
+def check_protocol_dataset(default_graphs: Iterable[str], named_graphs: Iterable[str],
+                           graphs: Collection[str]) -> None:
+    """Refuse a protocol dataset (default-graph-uri, named-graph-uri) naming a graph not in the store."""
+    for parameter, names in (("default-graph-uri", default_graphs), ("named-graph-uri", named_graphs)):
+        for graph in names:
+            if graph not in graphs:
+                raise QueryRefused(
+                    f"{parameter}={graph} names a graph this store does not hold; nothing is fetched "
+                    f"from elsewhere. Graphs here: {', '.join(sorted(graphs)) or 'none'}."
+                )

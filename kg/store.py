@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from xml.sax.saxutils import escape as _xml_escape
@@ -303,9 +303,20 @@ def _load_engine(spec: _WorkerSpec):
     return dataset
 
 
+@dataclasses.dataclass(frozen=True)
+class ProtocolDataset:
+    """The RDF dataset a request names through the protocol (default-graph-uri, named-graph-uri)."""
+
+    default_graphs: tuple[str, ...]
+    named_graphs: tuple[str, ...]
+
+
 def _run_oxigraph(store, request):
-    _, text, kind, bindings, union, limit = request
+    _, text, kind, bindings, union, limit, dataset = request
     options = {"use_default_graph_as_union": union}
+    if dataset is not None:
+        options["default_graph"] = [ox.NamedNode(g) for g in dataset.default_graphs]
+        options["named_graphs"] = [ox.NamedNode(g) for g in dataset.named_graphs]
     if bindings:
         options["substitutions"] = {ox.Variable(k): _ox_from_cell(c) for k, c in bindings.items()}
     answer = store.query(text, **options)
@@ -323,10 +334,29 @@ def _run_oxigraph(store, request):
 _prepared_cache: dict[str, object] = {}
 
 
-def _run_rdflib(dataset, request):
+def _with_dataset(prepared, dataset: ProtocolDataset):
+    """A copy of a prepared rdflib query whose dataset clause is the protocol's dataset.
+
+    rdflib builds the query's dataset from ``algebra.datasetClause`` (as for FROM), taking the
+    graphs from the store it runs on; graph loading is off, so nothing is ever fetched.
+    """
+    import copy
+
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    query = copy.copy(prepared)
+    query.algebra = CompValue(prepared.algebra.name, **prepared.algebra)
+    query.algebra["datasetClause"] = (
+        [CompValue("DatasetClause", default=rdflib.URIRef(g)) for g in dataset.default_graphs]
+        + [CompValue("DatasetClause", named=rdflib.URIRef(g)) for g in dataset.named_graphs]
+    ) or [CompValue("DatasetClause", default=rdflib.URIRef("urn:x-kg:empty-default-graph"))]
+    return query
+
+
+def _run_rdflib(engine, request):
     from rdflib.plugins.sparql import prepareQuery
 
-    _, text, kind, bindings, _union, limit = request
+    _, text, kind, bindings, _union, limit, dataset = request
     rdflib.plugins.sparql.SPARQL_DEFAULT_GRAPH_UNION = True
     rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False
     prepared = _prepared_cache.get(text)
@@ -334,8 +364,10 @@ def _run_rdflib(dataset, request):
         if len(_prepared_cache) > 512:
             _prepared_cache.clear()
         prepared = _prepared_cache[text] = prepareQuery(text)
+    if dataset is not None:
+        prepared = _with_dataset(prepared, dataset)
     init = {rdflib.Variable(k): term_from_cell(c) for k, c in bindings.items()} if bindings else None
-    answer = dataset.query(prepared, initBindings=init)
+    answer = engine.query(prepared, initBindings=init)
     if kind == "ask":
         return bool(answer.askAnswer)
     if kind == "select":
@@ -566,7 +598,8 @@ class Store:
         self._memo_lock = threading.Lock()
 
     # to implement --------------------------------------------------------------------------
-    def _execute(self, parsed, cells: dict, timeout: float, limit: int) -> QueryResult:
+    def _execute(self, parsed, cells: dict, timeout: float, limit: int,
+                 dataset: "ProtocolDataset | None" = None) -> QueryResult:
         raise NotImplementedError
 
     def graphs(self) -> list[str]:
@@ -593,12 +626,22 @@ class Store:
         return value
 
     def query(self, sparql: str, bindings: Mapping[str, object] | None = None, *,
-              timeout: float | None = None, limit: int | None = None) -> QueryResult:
-        """Run one SPARQL query safely; raise QuerySyntaxError, QueryRefused, QueryTimeout, …"""
+              timeout: float | None = None, limit: int | None = None,
+              default_graphs: Sequence[str] | None = None, named_graphs: Sequence[str] | None = None) -> QueryResult:
+        """Run one SPARQL query safely; raise QuerySyntaxError, QueryRefused, QueryTimeout, …
+
+        ``default_graphs`` / ``named_graphs`` are the SPARQL protocol's ``default-graph-uri`` and
+        ``named-graph-uri``: when either is given they replace the query's own FROM / FROM NAMED,
+        and like those they may only name graphs this store holds.
+        """
         bindings = dict(bindings or {})
         parsed = _sparql.parse(sparql)
         if parsed.has_dataset_clause:
             _sparql.check_dataset(parsed, self.graphs())
+        dataset = None
+        if default_graphs is not None or named_graphs is not None:
+            dataset = ProtocolDataset(tuple(default_graphs or ()), tuple(named_graphs or ()))
+            _sparql.check_protocol_dataset(dataset.default_graphs, dataset.named_graphs, self.graphs())
         _sparql.check_bindings(parsed, bindings)
         cells = {name: cell_from_term(term) for name, term in bindings.items()}
         timeout = self.settings.query_timeout if timeout is None else float(timeout)
@@ -606,7 +649,7 @@ class Store:
         if limit < 0:
             raise QueryError("The row limit must be zero or more.")
         started = time.perf_counter()
-        result = self._execute(parsed, cells, timeout, limit)
+        result = self._execute(parsed, cells, timeout, limit, dataset)
         result.elapsed = time.perf_counter() - started
         result.limit = limit
         return result
@@ -705,7 +748,7 @@ class EmbeddedStore(Store):
 
     def graphs(self) -> list[str]:
         if self._graphs is None:
-            request = ("query", "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", "select", {}, True, 10**9)
+            request = ("query", "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", "select", {}, True, 10**9, None)
             _, cells, _ = self._call(request, max(self.settings.query_timeout, 60.0))
             self._graphs = sorted(c[0][1] for c in cells if c[0] and c[0][1] != _RDFLIB_DEFAULT_GRAPH)
         return list(self._graphs)
@@ -723,9 +766,9 @@ class EmbeddedStore(Store):
             raise _sparql.QueryRefused(f"The query tried something this service never does: {message}.")
         raise StoreError(f"The {self.backend} store could not answer the query: {message}")
 
-    def _execute(self, parsed, cells, timeout, limit):
-        union = not parsed.has_dataset_clause
-        payload = self._call(("query", parsed.text, parsed.kind, cells, union, limit), timeout)
+    def _execute(self, parsed, cells, timeout, limit, dataset=None):
+        union = not parsed.has_dataset_clause and dataset is None
+        payload = self._call(("query", parsed.text, parsed.kind, cells, union, limit, dataset), timeout)
         if parsed.kind == "ask":
             return QueryResult("ask", boolean=payload)
         if parsed.kind == "select":
@@ -883,20 +926,22 @@ class RemoteStore(Store):
         """The build graphs the remote store holds (listed at most once a minute)."""
         now = time.monotonic()
         if self._graphs is None or now - self._graphs[0] > 60:
+            graphs = ProtocolDataset(tuple(self.project_graphs), tuple(self.project_graphs))
             response = self._send("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", "json",
-                                  self.settings.query_timeout, dataset=True)
+                                  self.settings.query_timeout, dataset=graphs)
             _, cells, _ = self._parse_select(response)
             self._graphs = (now, sorted(c[0][1] for c in cells if c[0]))
         return list(self._graphs[1])
 
-    def _send(self, text: str, return_format: str, timeout: float, *, dataset: bool):
-        """POST one query; return the HTTP response (body unread). ``dataset``: name the build graphs."""
+    def _send(self, text: str, return_format: str, timeout: float, *, dataset: "ProtocolDataset | None"):
+        """POST one query; return the HTTP response (body unread). ``dataset``: the graphs to name."""
         wrapper = self._wrapper(self.url, timeout)
         wrapper.setQuery(text)
         wrapper.setReturnFormat(return_format)
-        if dataset:
-            for graph in self.project_graphs:
+        if dataset is not None:
+            for graph in dataset.default_graphs:
                 wrapper.addDefaultGraph(graph)
+            for graph in dataset.named_graphs:
                 wrapper.addNamedGraph(graph)
         try:
             response = wrapper.query().response
@@ -954,9 +999,10 @@ class RemoteStore(Store):
             rows.append(tuple(row))
         return variables, rows, cap
 
-    def _execute(self, parsed, cells, timeout, limit):
+    def _execute(self, parsed, cells, timeout, limit, dataset=None):
         text = bind_inline(parsed, cells) if cells else parsed.text
-        dataset = not parsed.has_dataset_clause
+        if dataset is None and not parsed.has_dataset_clause:
+            dataset = ProtocolDataset(tuple(self.project_graphs), tuple(self.project_graphs))
         if parsed.kind in ("ask", "select"):
             head, rows, cap = self._parse_select(self._send(text, "json", timeout, dataset=dataset))
             if parsed.kind == "ask":

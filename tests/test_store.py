@@ -265,3 +265,18 @@ def test_runaway_query_is_stopped_at_the_deadline(backend, big_build):
         result = store.query(f"SELECT ?v WHERE {{ <{ID}observation/o42> ?p ?v }}")
         assert result.rows == [(Literal("42"),)]
         assert store.pool.restarts == 1
+
+
+def test_protocol_dataset_replaces_the_default_union(store):
+    """default-graph-uri / named-graph-uri pick the dataset, like FROM / FROM NAMED, on every engine."""
+    data, onto = "https://w3id.org/hscp/graph/data", "https://w3id.org/hscp/graph/ontology"
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    union = store.query(count).rows[0][0].toPython()
+    only_data = store.query(count, default_graphs=[data]).rows[0][0].toPython()
+    assert 0 < only_data < union
+    assert store.query(count, default_graphs=store.graphs()).rows[0][0].toPython() == union
+    assert store.query(count, named_graphs=[data]).rows[0][0].toPython() == 0  # empty default graph
+    named = store.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", named_graphs=[onto])
+    assert [str(r[0]) for r in named.rows] == [onto]
+    with pytest.raises(QueryRefused, match="default-graph-uri=http://127.0.0.1:9/x names a graph"):
+        store.query(count, default_graphs=["http://127.0.0.1:9/x"])

@@ -20,8 +20,9 @@ Decisions, declared in responses:
   ``KG_UPDATE_TOKEN`` an update gets 403; with a token configured, a request without the
   right ``Authorization: Bearer`` token gets 401 and one with it gets 501 (not implemented:
   change the case data and rebuild).
-- **Protocol dataset** (``default-graph-uri``, ``named-graph-uri``) is refused with 400:
-  name the graphs with FROM / FROM NAMED or GRAPH in the query instead.
+- **Protocol dataset** (``default-graph-uri``, ``named-graph-uri``) replaces the query's
+  FROM / FROM NAMED, as the protocol says; like FROM, it may only name graphs the store
+  holds (400 otherwise: nothing is ever fetched from elsewhere).
 """
 
 from __future__ import annotations
@@ -137,16 +138,16 @@ def endpoint():
     limit_bytes = kg().settings.max_query_bytes
     if len(operation.query.encode("utf-8")) > limit_bytes:
         raise RequestEntityTooLarge()
-    if operation.default_graphs or operation.named_graphs:
-        raise BadRequest("default-graph-uri and named-graph-uri are not supported here: name the graphs with "
-                         "FROM / FROM NAMED or GRAPH in the query. Graphs: " + ", ".join(kg().store.graphs()) + ".")
     parsed = kg_sparql.parse(operation.query)  # QuerySyntaxError / QueryRefused -> 400
     kinds = ("html", "graph") if parsed.kind == "graph" else ("html", "results")
     default = negotiation.TURTLE if parsed.kind == "graph" else negotiation.JSON_RESULTS
     chosen = negotiation.choose(request.accept_mimetypes, kinds,
                                 requested=request.values.get("format"), default=default)
     settings = kg().settings
-    result = kg().store.query(operation.query, timeout=settings.query_timeout, limit=settings.row_limit)
+    protocol = operation.default_graphs or operation.named_graphs
+    result = kg().store.query(operation.query, timeout=settings.query_timeout, limit=settings.row_limit,
+                              default_graphs=operation.default_graphs if protocol else None,
+                              named_graphs=operation.named_graphs if protocol else None)
     if chosen.kind == "html":
         response = Response(_editor_page(operation.query, result))
     else:
