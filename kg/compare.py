@@ -14,7 +14,6 @@ Confidence filtering is by minimum level (confirmed > partial > unverified).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 
 from rdflib import URIRef
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kg.settings import Settings
+from test_web_fixtures import bundled_app, client, client_for, web_app, web_settings, web_store  # noqa: F401 - shared fixtures
 
 TESTS = Path(__file__).parent
 MINIMAL = TESTS / "data" / "minimal"
@@ -32,3 +33,14 @@ def vocabulary():
     from kg.vocabulary import load_vocabulary
 
     return load_vocabulary(Settings.from_env({}).ontology_path)
+
+
+@pytest.fixture(scope="session")
+def bundled_build_dir(tmp_path_factory) -> Path:
+    """A build of the bundled data/, made once per test session."""
+    from kg.build import build
+
+    folder = tmp_path_factory.getbasetemp() / "bundled-build"
+    if not (folder / "graph.nq").is_file():
+        build(Settings.from_env({}, build_dir=folder))
+    return folder

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from rdflib import Dataset, Graph, Literal, URIRef
@@ -35,11 +34,9 @@ SOURCE_IDS = {row["id"] for row in table("sources")}
 
 
 @pytest.fixture(scope="module")
-def data_graph(tmp_path_factory) -> Graph:
-    from tests.test_queries_bundled import bundled_build
-
+def data_graph(bundled_build_dir) -> Graph:
     dataset = Dataset()
-    dataset.parse(bundled_build(tmp_path_factory) / "graph.nq", format="nquads")
+    dataset.parse(bundled_build_dir / "graph.nq", format="nquads")
     return dataset.graph(DATA_GRAPH)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyshacl
 import pytest
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SH, SKOS, XSD
 from rdflib.plugins.sparql import prepareQuery
 

@@ -7,7 +7,6 @@ engines; every query must answer with its example parameters, the same answer on
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from rdflib import Literal, URIRef
@@ -26,19 +25,9 @@ COMPETENCY = sorted((resource_dir("ontology") / "competency").glob("cq*.rq"))
 UNANSWERED: dict[str, str] = {}  # competency questions the bundled data cannot answer yet, with the reason
 
 
-def bundled_build(tmp_path_factory) -> Path:
-    """The build folder of the bundled data, made by the first test module that asks for it."""
-    folder = tmp_path_factory.getbasetemp() / "bundled-build"
-    if not (folder / "graph.nq").is_file():
-        from kg.build import build
-
-        build(Settings.from_env({}, build_dir=folder))
-    return folder
-
-
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory):
-    folder = bundled_build(tmp_path_factory)
+def stores(bundled_build_dir):
+    folder = bundled_build_dir
     settings = Settings.from_env({}, build_dir=folder).replace(workers=1, query_timeout=60.0)
     opened = {backend: open_store(settings.replace(store=backend), folder) for backend in BACKENDS}
     yield opened

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from test_web_fixtures import iri, web_app, web_settings, web_store  # noqa: F401 - fixtures
+from test_web_fixtures import iri
 
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")

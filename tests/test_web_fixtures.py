@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from rdflib import Dataset, Graph, URIRef
 
 from kg.settings import Settings
 
@@ -96,35 +95,9 @@ def _write_case_data(target: Path) -> None:
         writer.writerows(rows)
 
 
-def _map_without_checks(settings: Settings, build_dir: Path) -> Settings:
-    """graph.nq from the mapped case data and the ontology, when kg.build cannot run yet."""
-    from kg.build import read_inputs
-    from kg.mapping import to_graph
-    from kg.namespaces import graph_iri
-
-    ontology = settings.ontology_path
-    if not (ontology / "shapes.ttl").is_file():
-        copy = build_dir.parent / "ontology"
-        shutil.copytree(ontology, copy, dirs_exist_ok=True)
-        (copy / "shapes.ttl").write_text("", encoding="utf-8")
-        settings = settings.replace(ontology_dir=copy)
-    vocabulary, case_data = read_inputs(settings)
-    mapped = to_graph(case_data, vocabulary, settings.base_iri)
-    dataset = Dataset()
-    for name, graph in (("ontology", vocabulary.ontology_graph()), ("data", mapped.graph), ("metadata", Graph())):
-        named = dataset.graph(URIRef(graph_iri(name)))
-        for triple in graph:
-            named.add(triple)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    dataset.serialize(build_dir / "graph.nq", format="nquads")
-    mapped.graph.serialize(build_dir / "data.ttl", format="turtle")
-    return settings
-
-
 @functools.lru_cache(maxsize=None)
 def web_env() -> tuple[Settings, object]:
     """(settings, open store) over a build of the test data; made once per process."""
-    from kg.errors import KGError
     from kg.store import open_store
 
     root = Path(tempfile.mkdtemp(prefix="kg-web-tests-"))
@@ -133,12 +106,9 @@ def web_env() -> tuple[Settings, object]:
     _write_queries(root / "queries", Settings.from_env({}).queries_path)
     settings = Settings.from_env({}, data_dir=root / "data", build_dir=root / "build", queries_dir=root / "queries",
                                  workers=2, query_timeout=5.0, row_limit=1000)
-    try:
-        from kg.build import build
+    from kg.build import build
 
-        build(settings)
-    except (ImportError, KGError):
-        settings = _map_without_checks(settings, root / "build")
+    build(settings)
     store = open_store(settings)
     atexit.register(store.close)
     return settings, store
@@ -166,6 +136,31 @@ def web_app(web_settings, web_store):
 @pytest.fixture
 def client(web_app):
     return web_app.test_client()
+
+
+@pytest.fixture(scope="session")
+def bundled_app(bundled_build_dir):
+    """The app over a build of the bundled data, for the bundled queries' own examples."""
+    from kg.store import open_store
+    from webapp import create_app
+
+    settings = Settings.from_env({}, build_dir=bundled_build_dir, workers=1, query_timeout=30.0)
+    store = open_store(settings)
+    app = create_app(settings, store)
+    app.config["TESTING"] = True
+    yield app
+    store.close()
+
+
+@pytest.fixture
+def client_for(web_app, bundled_app):
+    """The test client that can answer a query's examples: the bundled app for bundled queries."""
+    bundled = {q.name for q in bundled_app.extensions["kg"].catalogue}
+
+    def choose(query):
+        return (bundled_app if query.name in bundled else web_app).test_client()
+
+    return choose
 
 
 def iri(kind: str, slug: str) -> str:

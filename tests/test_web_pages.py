@@ -15,7 +15,7 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, VOID
 
-from test_web_fixtures import client, iri, web_app, web_settings, web_store  # noqa: F401 - fixtures
+from test_web_fixtures import iri
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 HSCP = "https://w3id.org/hscp/def#"
@@ -182,12 +182,12 @@ def _example_args(query) -> dict:
     return {k: v for k, v in query.example_params().items()}
 
 
-def test_every_canned_query_runs_in_the_gallery_with_its_examples(client, web_app):
+def test_every_canned_query_runs_in_the_gallery_with_its_examples(client_for, web_app):
     queries = _catalogue(web_app)
     if not queries:
         pytest.skip("no canned queries are installed in queries/")
     for query in queries:
-        response = client.get(f"/queries/{query.name}", query_string=_example_args(query), headers=HTML)
+        response = client_for(query).get(f"/queries/{query.name}", query_string=_example_args(query), headers=HTML)
         html = page(response)
         assert query.title in html.text
         assert html.has("form", method="get")
@@ -201,12 +201,12 @@ def test_every_canned_query_runs_in_the_gallery_with_its_examples(client, web_ap
     ("tsv", lambda text: [line.split("\t") for line in text.splitlines()]),
     ("json", json.loads),
 ])
-def test_gallery_downloads(client, web_app, extension, parse):
+def test_gallery_downloads(client_for, web_app, extension, parse):
     queries = [q for q in _catalogue(web_app) if "CONSTRUCT" not in q.sparql.upper()]
     if not queries:
         pytest.skip("no canned SELECT queries are installed in queries/")
     for query in queries:
-        response = client.get(f"/queries/{query.name}.{extension}", query_string=_example_args(query))
+        response = client_for(query).get(f"/queries/{query.name}.{extension}", query_string=_example_args(query))
         assert response.status_code == 200, response.get_data(as_text=True)
         parsed = parse(response.get_data(as_text=True))
         if extension == "json":

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from test_web_fixtures import SCRIPT, client, web_app, web_settings, web_store  # noqa: F401 - fixtures
+from test_web_fixtures import SCRIPT
 
 HTML = {"Accept": "text/html"}
 

@@ -16,7 +16,7 @@ import pytest
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 
-from test_web_fixtures import iri, web_settings  # noqa: F401 - fixtures
+from test_web_fixtures import iri
 
 pytestmark = pytest.mark.server
 PARTNERSHIP = URIRef("https://w3id.org/hscp/def#Partnership")

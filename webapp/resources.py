@@ -12,7 +12,6 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from rdflib import RDF, URIRef
 
 from kg.compare import claims_about, confidence_slug
-from kg.errors import ResourceNotFound
 from kg.namespaces import DCT, HSCP, bind_prefixes
 
 from . import kg, negotiation
