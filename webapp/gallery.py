@@ -16,7 +16,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 from kg.errors import UsageError
 
 from . import charts, kg, negotiation
-from .rendering import labels_for, term_view
+from .rendering import labels_for, term_view, visible_columns
 from .sparql import result_response
 
 bp = Blueprint("gallery", __name__)
@@ -98,10 +98,13 @@ def _page(query, raw: dict[str, str], result) -> dict:
             options = [(str(term), label) for term, label in param.options(store)]
         fields.append({"param": param, "value": raw.get(param.name, ""), "options": options})
     table = chart = None
+    columns: list[str] = []
     labels: dict[str, str] = {}
     if result is not None and result.kind == "select":
         labels = labels_for(t for row in result.rows for t in row)
-        table = [[term_view(t, labels) for t in row] for row in result.rows]
+        keep = visible_columns(result.variables, result.rows)
+        columns = [result.variables[i] for i in keep]
+        table = [[term_view(row[i], labels) for i in keep] for row in result.rows]
         if query.chart:
             chart = charts.render(query.chart, result.variables, result.rows, labels, query.title)
     filled = {k: v for k, v in raw.items() if v != ""}
@@ -111,6 +114,7 @@ def _page(query, raw: dict[str, str], result) -> dict:
         "fields": fields,
         "result": result,
         "table": table,
+        "columns": columns,
         "chart": chart,
         "permalink": url_for("gallery.show", name=query.name) + suffix,
         "downloads": [(f.name.upper(), url_for("gallery.show", name=f"{query.name}.{f.extension}") + suffix)

@@ -82,6 +82,24 @@ def labels_for(terms: Iterable) -> dict[str, str]:
     return kg().store.labels(iris) if iris else {}
 
 
+def visible_columns(variables: list[str], rows: list[tuple]) -> list[int]:
+    """Indexes of the columns worth showing in HTML.
+
+    A ``?xLabel`` column beside an ``?x`` column of IRIs says again what the linked IRI
+    already shows (IRIs are rendered with their labels), so the page leaves it out; the
+    downloads keep every column.
+    """
+    position = {name: i for i, name in enumerate(variables)}
+
+    def all_iris(i: int) -> bool:
+        cells = [row[i] for row in rows if row[i] is not None]
+        return bool(cells) and all(isinstance(c, URIRef) for c in cells)
+
+    hidden = {position[f"{name}Label"] for name in variables
+              if f"{name}Label" in position and all_iris(position[name])}
+    return [i for i in range(len(variables)) if i not in hidden]
+
+
 def table_view(variables: list[str], rows: list[tuple]) -> list[list[Term]]:
     """A SELECT result as rows of Term views, with one labels() call for the whole table."""
     labels = labels_for(t for row in rows for t in row)
