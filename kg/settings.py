@@ -32,12 +32,17 @@ class Setting:
     default: object
     help: str
     kind: type = str
+    variable: str = ""  # the environment variable; KG_ + NAME unless given
+
+    @property
+    def env(self) -> str:
+        return self.variable or "KG_" + self.name.upper()
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("base_iri", DEFAULT_BASE_IRI, "Base IRI of the instance data; every resource IRI starts with it."),
     Setting("data_dir", None, "Folder of case-data CSV files (default: the bundled data/).", Path),
-    Setting("build_dir", Path("build"), "Folder a build is written to and read from.", Path),
+    Setting("build_dir", Path("build"), "Folder a build is written to and read from.", Path, "KG_BUILD"),
     Setting("ontology_dir", None, "Folder holding hscp.ttl, schemes/ and shapes.ttl (default: bundled).", Path),
     Setting("queries_dir", None, "Folder of canned queries, one .rq file each (default: bundled).", Path),
     Setting("store", "oxigraph", "Store backend: 'oxigraph', 'oxigraph:PATH', 'rdflib', or 'sparql+http(s)://…'."),
@@ -66,9 +71,8 @@ def _convert(setting: Setting, raw: object) -> object:
     try:
         return setting.kind(raw)
     except (TypeError, ValueError):
-        env = "KG_" + setting.name.upper()
         raise ConfigurationError(
-            f"{env}={raw!r} is not a valid {setting.kind.__name__}: {setting.help}"
+            f"{setting.env}={raw!r} is not a valid {setting.kind.__name__}: {setting.help}"
         ) from None
 
 
@@ -115,7 +119,7 @@ class Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for setting in SETTINGS:
-            raw = environ.get("KG_" + setting.name.upper())
+            raw = environ.get(setting.env)
             if raw not in (None, ""):
                 values[setting.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})

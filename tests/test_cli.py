@@ -17,7 +17,7 @@ from kg.settings import Settings
 @pytest.fixture
 def run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for name in ("KG_BUILD_DIR", "KG_DATA_DIR", "KG_STORE", "KG_ONTOLOGY_DIR", "KG_QUERIES_DIR"):
+    for name in ("KG_BUILD", "KG_DATA_DIR", "KG_STORE", "KG_ONTOLOGY_DIR", "KG_QUERIES_DIR"):
         monkeypatch.delenv(name, raising=False)
 
     def invoke(*args):

@@ -17,6 +17,10 @@ def test_environment_is_read_with_types():
     assert (s.query_timeout, s.row_limit, s.store) == (2.5, 7, "rdflib")
 
 
+def test_build_folder_comes_from_kg_build():
+    assert str(Settings.from_env({"KG_BUILD": "elsewhere"}).build_dir) == "elsewhere"
+
+
 def test_overrides_win_over_environment_unless_none():
     s = Settings.from_env({"KG_STORE": "rdflib"}, store="oxigraph", row_limit=None)
     assert s.store == "oxigraph" and s.row_limit == 10000
@@ -36,7 +40,7 @@ def test_bad_values_name_the_variable(env, message):
 
 def test_every_setting_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    missing = [s.name for s in SETTINGS if f"`KG_{s.name.upper()}`" not in readme]
+    missing = [s.env for s in SETTINGS if f"`{s.env}`" not in readme]
     assert not missing, f"settings missing from the README's table: {missing}"
 
 

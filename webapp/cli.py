@@ -16,7 +16,7 @@ import click
 @click.option("--host", default=None, help="Address to listen on (default: KG_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default: KG_PORT or 5000).")
 @click.option("--build", "build_dir", type=click.Path(path_type=Path), default=None,
-              help="Build folder to serve (default: KG_BUILD_DIR or build/); built first when missing.")
+              help="Build folder to serve (default: KG_BUILD or build/); built first when missing.")
 @click.option("--threads", type=int, default=None, help="Request threads (default: KG_THREADS or 8).")
 @click.pass_context
 def serve(ctx: click.Context, host, port, build_dir, threads):
