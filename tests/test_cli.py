@@ -190,3 +190,33 @@ def test_mistakes_in_a_copy_of_the_bundled_data_exit_1(bundled_build, tmp_path, 
     assert result.exit_code == 1
     assert expected in result.output
     assert snapshot(out) == before
+
+
+def test_canned_query_with_parameters(run, bundled_build_dir):
+    result = run("query", "partnership-members", "--build", bundled_build_dir, "--format", "json",
+                 "-p", "partnership=https://w3id.org/hscp/id/partnership/tiohundra")
+    assert result.exit_code == 0, result.output
+    bindings = json.loads(result.output)["results"]["bindings"]
+    assert bindings and all(b["partnership"]["value"].endswith("/tiohundra") for b in bindings)
+
+
+@pytest.mark.parametrize("param, expected", [
+    ('partnership="> } ; DROP ALL ; #', "Parameter 'partnership' (choice)"),
+    ("nope=1", "has no parameter 'nope'"),
+    ("partnership", "-p takes NAME=VALUE"),
+])
+def test_bad_canned_query_parameter_exits_2(run, bundled_build_dir, param, expected):
+    result = run("query", "partnership-members", "--build", bundled_build_dir, "-p", param)
+    assert result.exit_code == 2
+    assert expected in result.output
+
+
+def test_queries_lists_the_catalogue_as_json(run):
+    result = run("queries", "--format", "json")
+    assert result.exit_code == 0
+    listing = json.loads(result.output)
+    assert len(listing) >= 14
+    for entry in listing:
+        assert set(entry) >= {"name", "title", "description", "tags", "params"}
+        for param in entry["params"]:
+            assert set(param) >= {"name", "type", "required", "default", "example"}
