@@ -76,6 +76,13 @@ class Compiled:
                 named.add(triple)
         return ds
 
+    def claims_by_confidence(self) -> dict[str, int]:
+        """How many rows that state a claim are confirmed, partial or unverified."""
+        from .casedata import TABLES
+
+        counts = Counter(r["confidence"] for r in self.case_data.records() if TABLES[r.table].claims)
+        return {level: counts.get(level, 0) for level in ("confirmed", "partial", "unverified")}
+
     def report(self) -> dict:
         typed = set(self.data.subject_objects(RDF.type)) | set(self.inferred.subject_objects(RDF.type))
         classes = Counter(str(cls) for _, cls in typed)
@@ -87,6 +94,7 @@ class Compiled:
             "base_iri": self.settings.base_iri,
             "triples": {name: len(g) for name, g in self.graphs().items()},
             "rows": self.case_data.counts(),
+            "claims_by_confidence": self.claims_by_confidence(),
             "classes": dict(sorted(classes.items())),
             "validation": {"conforms": self.validation.conforms, "violations": len(self.validation.violations)},
             "reasoner": {

@@ -113,6 +113,11 @@ def build(ctx, data_dir, out, store, reasoner):
         load_build_into(Path(settings.store.split(":", 1)[1]), settings.build_dir)
         click.echo(f"loaded into {settings.store}", err=True)
     report = compiled.report()
+    rows = report["rows"]
+    claims = report["claims_by_confidence"]
+    click.echo(f"{rows.get('partnerships', 0)} partnerships in {rows.get('jurisdictions', 0)} jurisdictions, "
+               f"{rows.get('sources', 0)} sources; {sum(claims.values())} claims: "
+               + ", ".join(f"{n} {level}" for level, n in claims.items()))
     click.echo(f"wrote {Path(settings.build_dir)}/: {sum(report['triples'].values())} triples "
                f"({', '.join(f'{k} {v}' for k, v in report['triples'].items())}); "
                f"reasoner {report['reasoner']['name']}")

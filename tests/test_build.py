@@ -58,6 +58,7 @@ def test_report_counts_and_names_the_reasoner(built):
     assert report["rows"]["partnerships"] == 2
     assert report["classes"][str(HSCP.Partnership)] == 2
     assert report["validation"] == {"conforms": True, "violations": 0}
+    assert report["claims_by_confidence"] == {"confirmed": 13, "partial": 8, "unverified": 2}  # counted in the CSVs
     assert report["reasoner"]["consistent"] is True
     assert report["reasoner"]["name"] in ("hermit", "owlrl")
     assert report["input_hash"].startswith("sha256:")
