@@ -53,7 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("row_limit", 10000, "Most result rows returned; more are cut and the cut is declared.", int),
     Setting("workers", 2, "Query worker processes kept warm for the embedded stores.", int),
     Setting("max_query_bytes", 65536, "Largest SPARQL request body accepted, in bytes.", int),
-    Setting("update_token", None, "Bearer token that enables SPARQL Update on /sparql (off when unset)."),
+    Setting("update_token", None, "Bearer token for SPARQL Update on /sparql; unset, updates get 403 (with it, 501: rebuild instead)."),
     Setting("reasoner", "auto", "'hermit', 'owlrl' or 'auto' (HermiT when java is on PATH, else OWL-RL)."),
     Setting("java", "java", "The java executable HermiT runs with."),
     Setting("host", "127.0.0.1", "Address 'kg serve' listens on."),
