@@ -146,7 +146,7 @@ def validate(ctx, data_dir, fmt):
     mapped = to_graph(case_data, vocabulary, settings.base_iri)
     report = run_validate(mapped.graph, vocabulary.shapes, vocabulary.ontology_graph(), origins=mapped.origins)
     if fmt == "json":
-        click.echo(json.dumps(report.to_json(), indent=2))
+        click.echo(report.to_json())
     else:
         click.echo(f"read {sum(case_data.counts().values())} rows from {len(case_data.counts())} tables; "
                    f"{len(mapped.graph)} triples")

@@ -220,3 +220,23 @@ def test_queries_lists_the_catalogue_as_json(run):
         assert set(entry) >= {"name", "title", "description", "tags", "params"}
         for param in entry["params"]:
             assert set(param) >= {"name", "type", "required", "default", "example"}
+
+
+def test_validate_json_reports_violations_as_objects(run, case_dir, tmp_path, monkeypatch):
+    ontology = tmp_path / "ontology"
+    shutil.copytree(Settings.from_env({}).ontology_path, ontology)
+    with (ontology / "shapes.ttl").open("a", encoding="utf-8") as f:
+        f.write("""
+<urn:test:EndShape> a <http://www.w3.org/ns/shacl#NodeShape> ;
+  <http://www.w3.org/ns/shacl#targetClass> <https://w3id.org/hscp/def#Partnership> ;
+  <http://www.w3.org/ns/shacl#property> [ <http://www.w3.org/ns/shacl#path> <https://w3id.org/hscp/def#endDate> ;
+      <http://www.w3.org/ns/shacl#minCount> 1 ;
+      <http://www.w3.org/ns/shacl#message> "Test shape: fill the 'end' column of partnerships.csv." ] .
+""")
+    monkeypatch.setenv("KG_ONTOLOGY_DIR", str(ontology))
+    result = run("validate", "--data", case_dir, "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["conforms"] is False
+    assert {v["origin"]["row"] for v in report["violations"]} == {2, 3}
+    assert all(v["origin"]["path"] == "partnerships.csv" for v in report["violations"])
