@@ -37,6 +37,13 @@ _rdflib_sparql.SPARQL_LOAD_GRAPHS = False
 # (pySHACL) flip rdflib globals, so the query workers set it again before every query.
 _rdflib_sparql.SPARQL_DEFAULT_GRAPH_UNION = True
 
+# rdflib's SPARQL grammar (pyparsing) is not thread-safe: pyparsing fixes each parse action's
+# arity on its first call by trial and error, and parses racing through that first call leave
+# actions wrapped wrongly for good, after which every parse in the process fails ("<lambda>()
+# missing 1 required positional argument"). A web server's first requests arrive together, so
+# every use of rdflib's SPARQL parser and algebra in a threaded process holds this lock.
+PARSER_LOCK = threading.RLock()
+
 FORMS = {"SelectQuery": "select", "AskQuery": "ask", "ConstructQuery": "construct", "DescribeQuery": "describe"}
 
 
@@ -97,41 +104,42 @@ def parse(text: str) -> ParsedQuery:
     """
     if not isinstance(text, str) or not text.strip():
         raise QuerySyntaxError("The query is empty: send a SPARQL SELECT, ASK, CONSTRUCT or DESCRIBE query.")
-    try:
-        tree = parseQuery(text)
-    except Exception as error:  # noqa: BLE001 - any parser failure is a syntax error
+    with PARSER_LOCK:  # see PARSER_LOCK
         try:
-            update = parseUpdate(text)
-        except Exception:  # noqa: BLE001
-            raise _syntax_error(text, error) from None
-        names = sorted({getattr(r, "name", "update") for r in update.get("request", [])})
-        verb = ", ".join(n.upper() for n in names) or "update"
-        raise QueryRefused(
-            f"This service answers queries only: SPARQL Update ({verb}) is refused, "
-            "LOAD included. Use SELECT, ASK, CONSTRUCT or DESCRIBE."
-        ) from None
-
-    for node in _walk(tree):
-        if isinstance(node, CompValue) and node.name == "ServiceGraphPattern":
+            tree = parseQuery(text)
+        except Exception as error:  # noqa: BLE001 - any parser failure is a syntax error
+            try:
+                update = parseUpdate(text)
+            except Exception:  # noqa: BLE001
+                raise _syntax_error(text, error) from None
+            names = sorted({getattr(r, "name", "update") for r in update.get("request", [])})
+            verb = ", ".join(n.upper() for n in names) or "update"
             raise QueryRefused(
-                f"SERVICE <{node.get('term')}> is refused: this service never queries other "
-                "endpoints. Run the federated part of the query yourself."
-            )
+                f"This service answers queries only: SPARQL Update ({verb}) is refused, "
+                "LOAD included. Use SELECT, ASK, CONSTRUCT or DESCRIBE."
+            ) from None
 
-    body = tree[1]
-    form = FORMS.get(body.name)
-    if form is None:  # pragma: no cover - parseQuery knows only the four forms
-        raise QuerySyntaxError(f"Unsupported query form {body.name}.")
-    default_graphs, named_graphs = [], []
-    for clause in body["datasetClause"] if "datasetClause" in body else []:
-        if "default" in clause:
-            default_graphs.append(str(clause["default"]))
-        elif "named" in clause:
-            named_graphs.append(str(clause["named"]))
-    try:
-        algebra = translateQuery(tree).algebra
-    except Exception as error:  # noqa: BLE001 - e.g. a variable projected outside GROUP BY
-        raise _syntax_error(text, error) from None
+        for node in _walk(tree):
+            if isinstance(node, CompValue) and node.name == "ServiceGraphPattern":
+                raise QueryRefused(
+                    f"SERVICE <{node.get('term')}> is refused: this service never queries other "
+                    "endpoints. Run the federated part of the query yourself."
+                )
+
+        body = tree[1]
+        form = FORMS.get(body.name)
+        if form is None:  # pragma: no cover - parseQuery knows only the four forms
+            raise QuerySyntaxError(f"Unsupported query form {body.name}.")
+        default_graphs, named_graphs = [], []
+        for clause in body["datasetClause"] if "datasetClause" in body else []:
+            if "default" in clause:
+                default_graphs.append(str(clause["default"]))
+            elif "named" in clause:
+                named_graphs.append(str(clause["named"]))
+        try:
+            algebra = translateQuery(tree).algebra
+        except Exception as error:  # noqa: BLE001 - e.g. a variable projected outside GROUP BY
+            raise _syntax_error(text, error) from None
     variables = tuple(str(v) for v in (algebra.get("PV") or [])) if form == "select" else ()
     mentioned = frozenset(str(n) for n in _walk(tree) if isinstance(n, Variable))
     return ParsedQuery(

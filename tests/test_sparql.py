@@ -123,3 +123,31 @@ def test_audit_hook_refuses_network_and_files_while_guarded(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "refused,refused,refused,allowed"
+
+
+def test_first_parses_from_many_threads_leave_the_parser_working():
+    """pyparsing settles its parse actions on first use; racing threads once broke it for good."""
+    script = r'''
+import threading
+from kg import sparql
+texts = [f"SELECT ?s{i} WHERE {{ ?s{i} ?p ?o . OPTIONAL {{ ?o <urn:x:p> ?l }} FILTER(?o != {i}) }} "
+         f"GROUP BY ?s{i} ORDER BY ?s{i} LIMIT {i + 1}" for i in range(40)]
+errors = []
+start = threading.Barrier(8)
+def work(k):
+    start.wait()
+    for text in texts[k::8]:
+        try:
+            sparql.parse(text)
+        except Exception as error:
+            errors.append(repr(error))
+threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+sparql.parse("ASK { ?a ?b ?c }")
+print(len(errors), errors[:1])
+'''
+    root = str(sparql.__file__).rsplit("/kg/", 1)[0]
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("0 "), done.stdout
