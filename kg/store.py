@@ -139,14 +139,70 @@ def _nt_from_cell(cell) -> str:
 # --- results ------------------------------------------------------------------------------
 
 
+def _results_json(variables: Sequence[str], cells: Iterable[tuple]) -> bytes:
+    """SPARQL 1.1 JSON results of a SELECT's wire rows."""
+    bindings = []
+    for row in cells:
+        binding = {}
+        for name, cell in zip(variables, row):
+            if cell is None:
+                continue
+            if cell[0] == 0:
+                binding[name] = {"type": "uri", "value": cell[1]}
+            elif cell[0] == 1:
+                binding[name] = {"type": "bnode", "value": cell[1]}
+            else:
+                value = {"type": "literal", "value": cell[1]}
+                if cell[2]:
+                    value["xml:lang"] = cell[2]
+                elif cell[3]:
+                    value["datatype"] = cell[3]
+                binding[name] = value
+        bindings.append(binding)
+    document = {"head": {"vars": list(variables)}, "results": {"bindings": bindings}}
+    return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+
+def _cells_from_json(document: dict) -> tuple[list[str], list[tuple]]:
+    """(variables, wire rows) of a SPARQL JSON results document."""
+    variables = document["head"].get("vars", [])
+    rows = []
+    for binding in document["results"]["bindings"]:
+        row = []
+        for name in variables:
+            value = binding.get(name)
+            if value is None:
+                row.append(None)
+            elif value["type"] == "uri":
+                row.append((0, value["value"]))
+            elif value["type"] == "bnode":
+                row.append((1, value["value"]))
+            else:  # "literal", or "typed-literal" (SPARQL 1.0 JSON, which Virtuoso still writes)
+                datatype = value.get("datatype")
+                lang = value.get("xml:lang")
+                if lang or datatype in (_XSD_STRING, _RDF_LANGSTRING):
+                    datatype = None
+                row.append((2, value["value"], lang, datatype))
+        rows.append(tuple(row))
+    return variables, rows
+
+
 class QueryResult:
-    """A query's answer. Rows are rdflib terms, converted from the wire form when first read."""
+    """A query's answer. Rows are rdflib terms, converted from the wire form when first read.
+
+    A SELECT result may arrive as its SPARQL JSON already written (``json_body``, with
+    ``row_count``), when the caller said it wanted JSON: then ``serialize("json")`` hands
+    those bytes on untouched, and rows are parsed from them only if someone reads them.
+    """
 
     def __init__(self, kind: str, *, variables=(), cells=None, boolean=None, ntriples=b"",
-                 truncated=False, limit=None, elapsed=0.0):
+                 truncated=False, limit=None, elapsed=0.0, json_body: bytes | None = None,
+                 row_count: int | None = None):
         self.kind = kind
         self.variables: list[str] = list(variables)
-        self._cells = cells or []
+        self._cell_list = cells
+        self._json_body = json_body
+        self._row_count = row_count
         self._rows = None
         self.boolean = boolean
         self._ntriples = ntriples
@@ -155,9 +211,18 @@ class QueryResult:
         self.limit = limit
         self.elapsed = elapsed
 
+    @property
+    def _cells(self) -> list[tuple]:
+        if self._cell_list is None:
+            if self._json_body is not None:
+                _, self._cell_list = _cells_from_json(json.loads(self._json_body))
+            else:
+                self._cell_list = []
+        return self._cell_list
+
     def __repr__(self) -> str:
         if self.kind == "select":
-            size = f"{len(self._cells)} rows"
+            size = f"{len(self)} rows"
         elif self.kind == "ask":
             size = str(self.boolean)
         else:
@@ -173,6 +238,8 @@ class QueryResult:
     def __len__(self) -> int:
         if self.kind == "graph":
             return len(self.graph)
+        if self._cell_list is None and self._row_count is not None:
+            return self._row_count
         return len(self._cells)
 
     def __iter__(self):
@@ -211,26 +278,9 @@ class QueryResult:
     def _json(self) -> bytes:
         if self.kind == "ask":
             return json.dumps({"head": {}, "boolean": bool(self.boolean)}).encode()
-        bindings = []
-        for row in self._cells:
-            binding = {}
-            for name, cell in zip(self.variables, row):
-                if cell is None:
-                    continue
-                if cell[0] == 0:
-                    binding[name] = {"type": "uri", "value": cell[1]}
-                elif cell[0] == 1:
-                    binding[name] = {"type": "bnode", "value": cell[1]}
-                else:
-                    value = {"type": "literal", "value": cell[1]}
-                    if cell[2]:
-                        value["xml:lang"] = cell[2]
-                    elif cell[3]:
-                        value["datatype"] = cell[3]
-                    binding[name] = value
-            bindings.append(binding)
-        document = {"head": {"vars": self.variables}, "results": {"bindings": bindings}}
-        return json.dumps(document, ensure_ascii=False).encode("utf-8")
+        if self._json_body is not None:
+            return self._json_body
+        return _results_json(self.variables, self._cells)
 
     def _xml(self) -> bytes:
         out = ['<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">\n<head>']
@@ -312,7 +362,7 @@ class ProtocolDataset:
 
 
 def _run_oxigraph(store, request):
-    _, text, kind, bindings, union, limit, dataset = request
+    _, text, kind, bindings, union, limit, dataset = request[:7]
     options = {"use_default_graph_as_union": union}
     if dataset is not None:
         options["default_graph"] = [ox.NamedNode(g) for g in dataset.default_graphs]
@@ -356,7 +406,7 @@ def _with_dataset(prepared, dataset: ProtocolDataset):
 def _run_rdflib(engine, request):
     from rdflib.plugins.sparql import prepareQuery
 
-    _, text, kind, bindings, _union, limit, dataset = request
+    _, text, kind, bindings, _union, limit, dataset = request[:7]
     rdflib.plugins.sparql.SPARQL_DEFAULT_GRAPH_UNION = True
     rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False
     prepared = _prepared_cache.get(text)
@@ -399,8 +449,14 @@ def _worker_main(conn, spec: _WorkerSpec) -> None:
         except (EOFError, OSError):
             return
         try:
+            started = time.process_time()  # CPU, not wall time: busy neighbours do not count
             with _sparql.guarded():
-                reply = ("ok", run(engine, request))
+                answer = run(engine, request)
+            if len(request) > 7 and request[7] == "json" and request[2] == "select":
+                # written here, not in the web server, whose threads share one GIL
+                variables, cells, truncated = answer
+                answer = ("json", variables, _results_json(variables, cells), len(cells), truncated)
+            reply = ("ok", answer, time.process_time() - started)
         except SyntaxError as error:
             reply = ("error", "syntax", str(error))
         except PermissionError as error:
@@ -446,11 +502,17 @@ def _worker_entry() -> None:
 
 
 class WorkerPool:
-    """Warm query workers; each holds the whole store. Thread-safe."""
+    """Warm query workers; each holds the whole store. Thread-safe.
+
+    With two or more workers, one is kept for quick queries: at most ``size - 1`` calls
+    marked ``slow`` run at once, so a cheap lookup finds a worker even while heavy queries
+    keep the others busy (a slow call waits for its turn within its own time limit).
+    """
 
     def __init__(self, spec: _WorkerSpec, size: int, start_timeout: float = 600.0):
         self.spec = spec
         self.size = size
+        self._slow_turns = threading.BoundedSemaphore(max(1, size - 1))
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
@@ -526,11 +588,32 @@ class WorkerPool:
 
         threading.Thread(target=start, name="kg-worker-restart", daemon=True).start()
 
-    def call(self, request, timeout: float):
-        """Send one request to an idle worker and wait for its reply until the deadline."""
+    def call(self, request, timeout: float, slow: bool = False):
+        """Send one request to an idle worker and wait for its reply until the deadline.
+
+        ``slow``: the request is expected to take long, so it first waits (up to ``timeout``)
+        for one of the turns that leave a worker free for quick requests; its time limit
+        starts when it gets its turn.
+        """
         if self._closed:
             raise StoreError("The store is closed.")
-        deadline = time.monotonic() + timeout
+        if not slow:
+            return self._call(request, timeout, time.monotonic() + timeout)
+        if not self._slow_turns.acquire(timeout=timeout):
+            raise self._busy(timeout)
+        try:
+            return self._call(request, timeout, time.monotonic() + timeout)
+        finally:
+            self._slow_turns.release()
+
+    @staticmethod
+    def _busy(timeout: float) -> QueryTimeout:
+        return QueryTimeout(
+            f"Every query worker stayed busy for the {timeout:g} s limit (KG_QUERY_TIMEOUT); "
+            "try again, or raise KG_WORKERS."
+        )
+
+    def _call(self, request, timeout: float, deadline: float):
         while True:
             remaining = deadline - time.monotonic()
             try:
@@ -538,10 +621,7 @@ class WorkerPool:
             except queue.Empty:
                 if self._last_error:
                     raise StoreError(f"No query worker is available: {self._last_error}") from None
-                raise QueryTimeout(
-                    f"Every query worker stayed busy for the {timeout:g} s limit (KG_QUERY_TIMEOUT); "
-                    "try again, or raise KG_WORKERS."
-                ) from None
+                raise self._busy(timeout) from None
             if not worker.alive():
                 self._replace(worker)
                 continue
@@ -599,7 +679,7 @@ class Store:
 
     # to implement --------------------------------------------------------------------------
     def _execute(self, parsed, cells: dict, timeout: float, limit: int,
-                 dataset: "ProtocolDataset | None" = None) -> QueryResult:
+                 dataset: "ProtocolDataset | None" = None, output: str | None = None) -> QueryResult:
         raise NotImplementedError
 
     def graphs(self) -> list[str]:
@@ -627,12 +707,17 @@ class Store:
 
     def query(self, sparql: str, bindings: Mapping[str, object] | None = None, *,
               timeout: float | None = None, limit: int | None = None,
-              default_graphs: Sequence[str] | None = None, named_graphs: Sequence[str] | None = None) -> QueryResult:
+              default_graphs: Sequence[str] | None = None, named_graphs: Sequence[str] | None = None,
+              output: str | None = None) -> QueryResult:
         """Run one SPARQL query safely; raise QuerySyntaxError, QueryRefused, QueryTimeout, …
 
         ``default_graphs`` / ``named_graphs`` are the SPARQL protocol's ``default-graph-uri`` and
         ``named-graph-uri``: when either is given they replace the query's own FROM / FROM NAMED,
         and like those they may only name graphs this store holds.
+
+        ``output="json"`` says the caller will write the result as SPARQL JSON: the embedded
+        stores then write it in the worker process (the same bytes ``serialize("json")`` gives),
+        and rows are only parsed back from it if they are read.
         """
         bindings = dict(bindings or {})
         parsed = _sparql.parse(sparql)
@@ -649,7 +734,7 @@ class Store:
         if limit < 0:
             raise QueryError("The row limit must be zero or more.")
         started = time.perf_counter()
-        result = self._execute(parsed, cells, timeout, limit, dataset)
+        result = self._execute(parsed, cells, timeout, limit, dataset, output)
         result.elapsed = time.perf_counter() - started
         result.limit = limit
         return result
@@ -737,7 +822,15 @@ def _iri_term(iri: str) -> URIRef:
 
 
 class EmbeddedStore(Store):
-    """pyoxigraph or rdflib, held by warm worker processes."""
+    """pyoxigraph or rdflib, held by warm worker processes.
+
+    A query text whose last run took ``slow_seconds`` or more of a worker's CPU counts as
+    slow: slow queries
+    never take the pool's last idle worker (see :class:`WorkerPool`), so a lookup never
+    waits behind a burst of heavy aggregates.
+    """
+
+    slow_seconds = 0.05
 
     def __init__(self, settings, spec: _WorkerSpec, backend: str):
         super().__init__(settings)
@@ -745,6 +838,7 @@ class EmbeddedStore(Store):
         self.spec = spec
         self.pool = WorkerPool(spec, settings.workers)
         self._graphs: list[str] | None = None
+        self._last_seconds: dict[str, float] = {}
 
     def graphs(self) -> list[str]:
         if self._graphs is None:
@@ -753,9 +847,16 @@ class EmbeddedStore(Store):
             self._graphs = sorted(c[0][1] for c in cells if c[0] and c[0][1] != _RDFLIB_DEFAULT_GRAPH)
         return list(self._graphs)
 
-    def _call(self, request, timeout):
-        reply = self.pool.call(request, timeout)
+    def _remember(self, text: str, seconds: float) -> None:
+        if len(self._last_seconds) > 4096:
+            self._last_seconds.clear()
+        self._last_seconds[text] = seconds
+
+    def _call(self, request, timeout, slow: bool = False, text: str | None = None):
+        reply = self.pool.call(request, timeout, slow=slow)
         if reply[0] == "ok":
+            if text is not None and len(reply) > 2:
+                self._remember(text, reply[2])  # the worker's own time, not the wait for it
             return reply[1]
         kind, message = reply[1], reply[2]
         if kind == "syntax":
@@ -766,12 +867,22 @@ class EmbeddedStore(Store):
             raise _sparql.QueryRefused(f"The query tried something this service never does: {message}.")
         raise StoreError(f"The {self.backend} store could not answer the query: {message}")
 
-    def _execute(self, parsed, cells, timeout, limit, dataset=None):
+    def _execute(self, parsed, cells, timeout, limit, dataset=None, output=None):
         union = not parsed.has_dataset_clause and dataset is None
-        payload = self._call(("query", parsed.text, parsed.kind, cells, union, limit, dataset), timeout)
+        request = ("query", parsed.text, parsed.kind, cells, union, limit, dataset, output)
+        slow = self._last_seconds.get(parsed.text, 0.0) >= self.slow_seconds
+        try:
+            payload = self._call(request, timeout, slow=slow, text=parsed.text)
+        except QueryTimeout:
+            self._remember(parsed.text, timeout)
+            raise
         if parsed.kind == "ask":
             return QueryResult("ask", boolean=payload)
         if parsed.kind == "select":
+            if payload[0] == "json":
+                _, variables, body, count, truncated = payload
+                return QueryResult("select", variables=variables, json_body=body, row_count=count,
+                                   truncated=truncated)
             variables, rows, truncated = payload
             return QueryResult("select", variables=variables, cells=rows, truncated=truncated)
         data, truncated = payload
@@ -873,7 +984,8 @@ def bind_inline(parsed, cells: Mapping[str, tuple]) -> str:
     else:
         bound = f"{text[:opening + 1]} {values}\n{text[opening + 1:]}"
     try:
-        tree = parseQuery(bound)
+        with _sparql.PARSER_LOCK:  # rdflib's SPARQL parser is not thread-safe
+            tree = parseQuery(bound)
         where = tree[1].get("where")
         opened = [str(part["var"]) for part in where["part"][:len(names)] if getattr(part, "name", "") == "Bind"]
     except Exception:  # noqa: BLE001 - any failure means the insertion went wrong
@@ -978,28 +1090,10 @@ class RemoteStore(Store):
         cap = self._server_cap(response)
         if "boolean" in document:
             return document["boolean"], [], None
-        variables = document["head"].get("vars", [])
-        rows = []
-        for binding in document["results"]["bindings"]:
-            row = []
-            for name in variables:
-                value = binding.get(name)
-                if value is None:
-                    row.append(None)
-                elif value["type"] == "uri":
-                    row.append((0, value["value"]))
-                elif value["type"] == "bnode":
-                    row.append((1, value["value"]))
-                else:  # "literal", or "typed-literal" (SPARQL 1.0 JSON, which Virtuoso still writes)
-                    datatype = value.get("datatype")
-                    lang = value.get("xml:lang")
-                    if lang or datatype in (_XSD_STRING, _RDF_LANGSTRING):
-                        datatype = None
-                    row.append((2, value["value"], lang, datatype))
-            rows.append(tuple(row))
+        variables, rows = _cells_from_json(document)
         return variables, rows, cap
 
-    def _execute(self, parsed, cells, timeout, limit, dataset=None):
+    def _execute(self, parsed, cells, timeout, limit, dataset=None, output=None):
         text = bind_inline(parsed, cells) if cells else parsed.text
         if dataset is None and not parsed.has_dataset_clause:
             dataset = ProtocolDataset(tuple(self.project_graphs), tuple(self.project_graphs))

@@ -280,3 +280,58 @@ def test_protocol_dataset_replaces_the_default_union(store):
     assert [str(r[0]) for r in named.rows] == [onto]
     with pytest.raises(QueryRefused, match="default-graph-uri=http://127.0.0.1:9/x names a graph"):
         store.query(count, default_graphs=["http://127.0.0.1:9/x"])
+
+
+# --- JSON written in the worker; a worker kept for quick queries ------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    f"SELECT ?l WHERE {{ <{ID}partnership/torbay> <http://www.w3.org/2000/01/rdf-schema#label> ?l }}",
+    # datatypes, languages, cut at the row limit (ordered, no blank nodes: each worker loads
+    # its own copy, with its own blank node labels)
+    "SELECT ?s ?p ?o WHERE { ?s ?p ?o FILTER(!isBlank(?s) && !isBlank(?o)) } ORDER BY ?s ?p ?o",
+    "SELECT ?x WHERE { ?s <https://w3id.org/hscp/def#nothing> ?x }",
+])
+def test_json_written_by_the_worker_is_the_same_result(store, text):
+    plain = store.query(text)
+    direct = store.query(text, output="json")
+    assert direct.serialize("json") == plain.serialize("json")
+    assert len(direct) == len(plain) and direct.truncated == plain.truncated
+    assert direct.variables == plain.variables
+    assert direct.rows == plain.rows  # parsed back from the JSON when read
+    assert direct.serialize("csv") == plain.serialize("csv")
+
+
+def test_bound_json_output_and_ask(store):
+    text = "SELECT ?p ?label WHERE { ?p <http://www.w3.org/2000/01/rdf-schema#label> ?label }"
+    bound = {"p": URIRef(ID + "partnership/highland")}
+    assert store.query(text, bound, output="json").rows == [(URIRef(ID + "partnership/highland"),
+                                                             Literal("NHS Highland lead agency"))]
+    assert store.query("ASK { ?s ?p ?o }", output="json").serialize("json") == b'{"head": {}, "boolean": true}'
+
+
+@pytest.mark.slow
+def test_slow_queries_leave_a_worker_for_quick_ones(big_build):
+    import threading
+
+    with open_store(Settings(store="oxigraph", workers=2, query_timeout=2), big_build) as store:
+        store._remember(CARTESIAN, 2.0)  # known to be slow
+        failures = []
+
+        def heavy():
+            try:
+                store.query(CARTESIAN)
+            except QueryTimeout as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=heavy) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        result = store.query(f"SELECT ?v WHERE {{ <{ID}observation/o7> ?p ?v }}")
+        assert time.monotonic() - started < 1.0  # not behind the two heavy queries
+        assert result.rows == [(Literal("7"),)]
+        for thread in threads:
+            thread.join()
+        assert len(failures) == 2  # each ran into the limit, one after the other

@@ -72,7 +72,8 @@ def show(name: str):
                                 default=negotiation.HTML)
     store = kg().store
     if chosen.kind != "html":
-        result = store.run(query, raw)  # QueryParameterError -> 400
+        # JSON is written by the query worker and passed through untouched
+        result = store.run(query, raw, output=chosen.serializer)  # QueryParameterError -> 400
         response = result_response(result, chosen)
         if chosen.name in ("csv", "tsv", "json") and requested:
             response.headers["Content-Disposition"] = f'inline; filename="{name}.{chosen.extension}"'

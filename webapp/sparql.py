@@ -147,7 +147,8 @@ def endpoint():
     protocol = operation.default_graphs or operation.named_graphs
     result = kg().store.query(operation.query, timeout=settings.query_timeout, limit=settings.row_limit,
                               default_graphs=operation.default_graphs if protocol else None,
-                              named_graphs=operation.named_graphs if protocol else None)
+                              named_graphs=operation.named_graphs if protocol else None,
+                              output=chosen.serializer if chosen.kind != "html" else None)
     if chosen.kind == "html":
         response = Response(_editor_page(operation.query, result))
     else:
