@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, RDFS, VOID, XSD
 from . import __version__
 from .casedata import CaseData, read_case_data
 from .errors import InconsistentOntology, ValidationFailed
+from .leangraph import subject_objects
 from .mapping import Minter, to_graph
+from .mirror import OxMirror
 from .namespaces import HSCP, ONTOLOGY_IRI, bind_prefixes, graph_iri
 from .provenance import Origin
 from .settings import Settings
@@ -62,6 +65,7 @@ class Compiled:
     reasoning: object  # kg.reason.ReasoningResult
     timings: dict[str, float]
     input_hash: str
+    mirror: object = None  # kg.mirror.OxMirror of the graphs, until the build is written
 
     def graphs(self) -> dict[str, Graph]:
         return {"ontology": self.ontology, "data": self.data, "inferred": self.inferred, "metadata": self.metadata}
@@ -84,7 +88,11 @@ class Compiled:
         return {level: counts.get(level, 0) for level in ("confirmed", "partial", "unverified")}
 
     def report(self) -> dict:
-        typed = set(self.data.subject_objects(RDF.type)) | set(self.inferred.subject_objects(RDF.type))
+        with _no_cyclic_gc():
+            return self._report()
+
+    def _report(self) -> dict:
+        typed = set(subject_objects(self.data, RDF.type)) | set(subject_objects(self.inferred, RDF.type))
         classes = Counter(str(cls) for _, cls in typed)
         reasoning = self.reasoning
         return {
@@ -176,8 +184,13 @@ def _compile(settings: Settings, progress: Progress | None, check: bool) -> Comp
     with _step("map to RDF", timings, progress):
         mapped = to_graph(case_data, vocabulary, settings.base_iri)
         ontology = vocabulary.ontology_graph()
+    # One pyoxigraph copy of the graphs serves the SHACL SPARQL constraints and the writing.
+    with _step("copy to pyoxigraph", timings, progress):
+        mirror = OxMirror()
+        mirror.add("ontology", ontology)
+        mirror.add("data", mapped.graph)
     with _step("validate (SHACL)", timings, progress):
-        report = validate(mapped.graph, vocabulary.shapes, ontology, origins=mapped.origins)
+        report = validate(mapped.graph, vocabulary.shapes, ontology, origins=mapped.origins, mirror=mirror)
     if check and not report.conforms:
         raise ValidationFailed(report)
     with _step("reason", timings, progress):
@@ -189,6 +202,11 @@ def _compile(settings: Settings, progress: Progress | None, check: bool) -> Comp
                         mapped.origins, report, reasoning, timings, input_hash)
     with _step("describe dataset", timings, progress):
         compiled.metadata = describe_dataset(compiled)
+    with _step("copy to pyoxigraph (inferred, metadata)", timings, progress):
+        mirror.add("inferred", compiled.inferred)
+        mirror.add("metadata", compiled.metadata)
+        mirror.forget_terms()
+    compiled.mirror = mirror
     return compiled
 
 
@@ -219,7 +237,7 @@ def describe_dataset(compiled: Compiled) -> Graph:
                    "http://purl.org/dc/terms/", "http://purl.org/linked-data/cube#", "http://www.w3.org/2006/time#",
                    "https://schema.org/", ONTOLOGY_IRI + "#"):
         g.add((ds, VOID.vocabulary, URIRef(prefix)))
-    counts = Counter(compiled.data.objects(None, RDF.type))
+    counts = Counter(o for _, o in subject_objects(compiled.data, RDF.type))
     for index, (cls, n) in enumerate(sorted(counts.items())):
         part = URIRef(f"{ds}#class-{index}")
         g.add((ds, VOID.classPartition, part))
@@ -246,56 +264,33 @@ needs minutes and gigabytes for a million triples."""
 def _write_outputs(compiled: Compiled, folder: Path) -> None:
     import pyoxigraph as ox
 
-    store = ox.Store()
-    convert = _OxTerms()
-    for name, graph in compiled.graphs().items():
-        g = ox.NamedNode(graph_iri(name))
-        store.bulk_extend(ox.Quad(convert(s), convert(p), convert(o), g) for s, p, o in graph)
+    mirror = compiled.mirror
+    if mirror is None or mirror.graphs != {name: len(g) for name, g in compiled.graphs().items()}:
+        mirror = OxMirror()
+        for name, graph in compiled.graphs().items():
+            mirror.add(name, graph)
+    store = mirror.store
     prefixes = {p: str(ns) for p, ns in _dump_prefixes().items()}
-    store.dump(folder / "graph.nq", ox.RdfFormat.N_QUADS)
-    store.dump(folder / "data.ttl", ox.RdfFormat.TURTLE, from_graph=ox.NamedNode(graph_iri("data")),
-               prefixes=prefixes)
-    store.dump(folder / "void.ttl", ox.RdfFormat.TURTLE, from_graph=ox.NamedNode(graph_iri("metadata")),
-               prefixes=prefixes)
-    if len(compiled.data) <= JSONLD_RDFLIB_LIMIT:
-        compiled.data.serialize(folder / "data.jsonld", format="json-ld", auto_compact=True)
-    else:
-        store.dump(folder / "data.jsonld", ox.RdfFormat.JSON_LD, from_graph=ox.NamedNode(graph_iri("data")),
-                   prefixes=prefixes)
-
-
-class _OxTerms:
-    """rdflib term -> pyoxigraph term, converting each distinct term once."""
-
-    def __init__(self):
-        self.cache: dict = {}
-
-    def __call__(self, term):
-        found = self.cache.get(term)
-        if found is None:
-            found = self.cache[term] = _ox(term)
-        return found
+    data, metadata = ox.NamedNode(graph_iri("data")), ox.NamedNode(graph_iri("metadata"))
+    dumps = [("graph.nq", {"format": ox.RdfFormat.N_QUADS}),
+             ("data.ttl", {"format": ox.RdfFormat.TURTLE, "from_graph": data, "prefixes": prefixes}),
+             ("void.ttl", {"format": ox.RdfFormat.TURTLE, "from_graph": metadata, "prefixes": prefixes})]
+    rdflib_jsonld = len(compiled.data) <= JSONLD_RDFLIB_LIMIT
+    if not rdflib_jsonld:
+        dumps.append(("data.jsonld", {"format": ox.RdfFormat.JSON_LD, "from_graph": data, "prefixes": prefixes}))
+    # pyoxigraph releases the GIL while it serialises: the dumps share both cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        written = [pool.submit(store.dump, folder / name, **options) for name, options in dumps]
+        if rdflib_jsonld:
+            compiled.data.serialize(folder / "data.jsonld", format="json-ld", auto_compact=True)
+        for future in written:
+            future.result()
 
 
 def _dump_prefixes() -> dict:
     from .namespaces import PREFIXES
 
     return {p: ns for p, ns in PREFIXES.items() if p not in ("sh", "sd")}
-
-
-def _ox(term):
-    import pyoxigraph as ox
-    from rdflib import BNode
-
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if term.language:
-        return ox.Literal(str(term), language=term.language)
-    if term.datatype is not None:
-        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-    return ox.Literal(str(term))
 
 
 def swap_in(staging: Path, target: Path) -> None:
@@ -323,6 +318,7 @@ def build(settings: Settings, out: Path | None = None, progress: Progress | None
     try:
         with _step("write build", compiled.timings, progress), _no_cyclic_gc():
             _write_outputs(compiled, staging)
+        compiled.mirror = None  # written: free the store
         # written last, so that it carries the timing of the write itself
         (staging / "report.json").write_text(json.dumps(compiled.report(), indent=2, ensure_ascii=False) + "\n",
                                              encoding="utf-8")

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from rdflib import Graph
 from rdflib.plugins.stores.memory import SimpleMemory
 
-__all__ = ["LeanStore", "lean_graph"]
+__all__ = ["LeanStore", "lean_graph", "subject_objects", "triple_set"]
 
 _NO_CONTEXTS = ()
 _POSITIONS = {"s": 0, "p": 1, "o": 2}
@@ -121,3 +121,12 @@ def triple_set(graph: Graph) -> set:
     if isinstance(store, LeanStore):
         return store._triples
     return set(graph)
+
+
+def subject_objects(graph: Graph, predicate) -> Iterable[tuple]:
+    """The (subject, object) pairs of ``predicate`` in ``graph``: for a lean graph straight
+    from its by-predicate index (no other index is built, no per-triple pattern matching)."""
+    store = graph.store
+    if isinstance(store, LeanStore):
+        return [(t[0], t[2]) for t in store._index("p").get(predicate, ())]
+    return graph.subject_objects(predicate)

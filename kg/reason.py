@@ -33,6 +33,7 @@ from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, XSD
 
 from .errors import ReasonerError
+from .leangraph import lean_graph, triple_set
 from .namespaces import bind_prefixes
 from .provenance import Origin
 
@@ -368,28 +369,30 @@ def _apply(tbox: _TBox, classified: _Closed, data: Graph, base: str) -> dict:
     asserted: dict = defaultdict(set)
     for s, o in classified.individual_types(base).items():
         asserted[s] |= o
-    for s, o in data.subject_objects(RDF.type):
-        asserted[s].add(o)
-    if tbox.domains or tbox.ranges:
-        for s, p, o in data:
-            for c in tbox.domains.get(p, ()):
-                asserted[s].add(c)
-            if not isinstance(o, Literal):
-                for c in tbox.ranges.get(p, ()):
-                    asserted[o].add(c)
+    rdf_type = RDF.type
+    triples = triple_set(data)
+    domains, ranges = tbox.domains, tbox.ranges
+    for s, p, o in triples:
+        if p == rdf_type:
+            asserted[s].add(o)
+        if p in domains:
+            asserted[s].update(domains[p])
+        if p in ranges and not isinstance(o, Literal):
+            asserted[o].update(ranges[p])
     types: dict = {}
+    supers = classified.supers
     for ind, direct in asserted.items():
-        if not str(ind).startswith(base) or isinstance(ind, BNode):
+        if isinstance(ind, BNode) or not str(ind).startswith(base):
             continue
         closed = set()
         for c in direct:
-            closed |= classified.supers(c)
+            closed |= supers(c)
         changed = True
         while changed:
             changed = False
             for defined, parts in tbox.intersections:
                 if defined not in closed and parts <= closed:
-                    closed |= classified.supers(defined)
+                    closed |= supers(defined)
                     changed = True
         types[ind] = closed
     return types
@@ -437,14 +440,24 @@ def _blame(culprits: list[str], origins: Mapping[str, Origin]) -> str:
 def _clashes(tbox: _TBox, types: dict, data: Graph, ontology: Graph) -> list[_Clash]:
     clashes: list[_Clash] = []
     nothing = OWL.Nothing
-    for ind in sorted(types, key=str):
-        closed = types[ind]
-        if nothing in closed:
-            clashes.append(_Clash([str(ind)], "unsatisfiable", (nothing,)))
-            continue
-        for pair in tbox.disjoint:
-            if pair <= closed:
-                clashes.append(_Clash([str(ind)], "disjoint", tuple(pair)))
+    # Only an individual with two classes that appear in some disjointness can clash.
+    disjoint_classes = frozenset(c for pair in tbox.disjoint for c in pair)
+    for ind, closed in types.items():
+        if nothing in closed or len(disjoint_classes.intersection(closed)) > 1:
+            break
+    else:
+        closed = None
+    if closed is not None:  # some individual may clash: check them all, in order
+        for ind in sorted(types, key=str):
+            closed = types[ind]
+            if nothing in closed:
+                clashes.append(_Clash([str(ind)], "unsatisfiable", (nothing,)))
+                continue
+            if len(disjoint_classes.intersection(closed)) < 2:
+                continue
+            for pair in tbox.disjoint:
+                if pair <= closed:
+                    clashes.append(_Clash([str(ind)], "disjoint", tuple(pair)))
     for prop in sorted(tbox.functional, key=str):
         values: dict = defaultdict(set)
         for g in (data, ontology):
@@ -486,13 +499,17 @@ def _union(*graphs: Graph) -> Graph:
 
 
 def _consistent(tbox, ontology, data, types, reasoner, started, strategy, note) -> ReasoningResult:
-    inferred = Graph()
-    bind_prefixes(inferred)
+    rdf_type, thing, classes_ = RDF.type, OWL.Thing, tbox.classes
+    asserted, axioms = triple_set(data), set(ontology)
+    triples = set()
     for ind, classes in types.items():
         for c in classes:
-            if c in tbox.classes and c != OWL.Thing and (ind, RDF.type, c) not in data \
-                    and (ind, RDF.type, c) not in ontology:
-                inferred.add((ind, RDF.type, c))
+            if c in classes_ and c != thing:
+                t = (ind, rdf_type, c)
+                if t not in asserted and t not in axioms:
+                    triples.add(t)
+    inferred = lean_graph(triples)
+    bind_prefixes(inferred)
     message = f"consistent ({note}, {strategy}): {len(inferred)} inferred types"
     return _result(True, reasoner, inferred, [], started, message, strategy, None, note)
 

@@ -12,9 +12,10 @@ pySHACL spends about 60 microseconds of Python per focus node and constraint, so
 1M-triple graph would take more than a minute. Most shapes in practice use only SHACL Core
 constraints on a predicate path, each with its own ``sh:message``; ``validate`` evaluates
 those itself straight over rdflib's indexes (one pass per predicate, memoised class
-hierarchy) and hands every other shape (SPARQL constraints, ``sh:node``, logical
-constraints, complex paths, shapes without a message) to pySHACL, restricted to those
-shapes with ``use_shapes``. The results are the same set of (focus node, path, value,
+hierarchy), runs SPARQL-based constraints on pyoxigraph (a batch of focus nodes per query
+where that is exact, see ``_batch_template``), and hands every other shape (``sh:node``,
+logical constraints, complex paths, shapes without a message) to pySHACL, restricted to
+those shapes with ``use_shapes``. The results are the same set of (focus node, path, value,
 message, severity, source shape) as pySHACL's on the whole graph; ``tests/test_validate.py``
 compares the two.
 """
@@ -33,6 +34,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 
+from .leangraph import subject_objects
+from .mirror import to_ox as _to_ox
 from .provenance import Origin
 
 __all__ = ["Violation", "ValidationReport", "validate"]
@@ -102,11 +105,14 @@ def validate(
     origins: Mapping[str, Origin] | None = None,
     *,
     engine: str = "auto",
+    mirror=None,
 ) -> ValidationReport:
     """Validate ``data`` against ``shapes``; the ontology supplies classes and concept types.
 
     ``engine="auto"`` evaluates the SHACL Core shapes it supports itself and the rest with
     pySHACL; ``engine="pyshacl"`` runs plain pySHACL on the whole graph (the reference).
+    ``mirror`` (a :class:`kg.mirror.OxMirror` holding ``data`` as "data" and ``ontology`` as
+    "ontology") spares the SPARQL constraints a pyoxigraph copy of their own.
 
     :raises ValueError: for an unknown engine.
     """
@@ -122,7 +128,7 @@ def validate(
         engines["pyshacl"] = len(_top_level_shapes(shapes))
     else:
         if plan.compiled:
-            view = _UnionView(data, ontology)
+            view = _UnionView(data, ontology, mirror)
             for shape in plan.compiled:
                 results.extend(shape.evaluate(view))
             engines["core"] = len(plan.compiled)
@@ -508,6 +514,7 @@ def _compile_sparql(shapes: Graph, shape, node) -> "_SparqlConstraint | None":
         messages=list(shapes.objects(node, SH.message)),
         shape_messages=list(shapes.objects(shape, SH.message)),
         severity=shapes.value(shape, SH.severity) or SH.Violation,
+        batch=_batch_template(f"{header}\n{text}"),
     )
 
 
@@ -642,34 +649,69 @@ def _comparable(node):
 
 @dataclass
 class _SparqlConstraint:
-    """A SPARQL-based constraint, run on pyoxigraph once per focus node with $this pre-bound
-    (pyoxigraph's ``substitutions``), reported as pySHACL reports it."""
+    """A SPARQL-based constraint, run on pyoxigraph and reported as pySHACL reports it.
+
+    pySHACL pre-binds $this to each focus node in turn. Run that way (pyoxigraph's
+    ``substitutions``), a constraint costs one query per focus node. When the query allows
+    it (see :func:`_batch_template`), focus nodes go in batches instead: ``VALUES $this``
+    binds the batch in every group outside EXISTS, which gives each focus node exactly the
+    solutions pre-binding gives, with $this bound to it; the rows are then sorted back to
+    their focus nodes."""
 
     node: object
     text: str
     messages: list
     shape_messages: list
     severity: URIRef
+    batch: list[str] | None = None  # the query text around each place a VALUES block goes
 
     def evaluate(self, view: "_UnionView", shape, focus_nodes: Iterable) -> Iterable[tuple]:
         import pyoxigraph as ox
 
         from concurrent.futures import ThreadPoolExecutor
 
-        store, to_ox = view.oxigraph()
+        store, to_ox, default_graph = view.oxigraph()
+        options = {} if default_graph is None else {"default_graph": default_graph}
         this = ox.Variable("this")
         focus_nodes = list(focus_nodes)
         terms = [to_ox(f) for f in focus_nodes]
 
         def run(term):
-            solutions = store.query(self.text, substitutions={this: term})
+            solutions = store.query(self.text, substitutions={this: term}, **options)
             names = [v.value for v in solutions.variables]
             return names, [[solution[n] for n in names] for solution in solutions]
 
+        batched, single = [], []
+        for term in terms:
+            (batched if self.batch is not None and isinstance(term, ox.NamedNode)
+             and _SAFE_IRI.fullmatch(term.value) else single).append(term)
+
+        def run_batch(chunk):
+            values = "VALUES $this { " + " ".join(f"<{t.value}>" for t in chunk) + " }"
+            solutions = store.query(values.join(self.batch), **options)
+            names = [v.value for v in solutions.variables]
+            position = names.index("this")
+            rows: dict = {}
+            for solution in solutions:
+                row = [solution[n] for n in names]
+                rows.setdefault(row[position], []).append(row)
+            return names, rows
+
+        answers: dict = {}
+        chunks = [batched[i:i + _BATCH] for i in range(0, len(batched), _BATCH)]
         # pyoxigraph releases the GIL while it evaluates: two threads use both cores.
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            answers = list(pool.map(run, terms, chunksize=256)) if len(terms) > 64 else [run(t) for t in terms]
-        for f, (names, solutions) in zip(focus_nodes, answers):
+            for names, rows in pool.map(run_batch, chunks):
+                for term in rows:
+                    answers[term] = (names, rows[term])
+            for term, answer in zip(single, pool.map(run, single, chunksize=256) if len(single) > 64
+                                    else map(run, single)):
+                answers[term] = answer
+        for f, term in zip(focus_nodes, terms):
+            answer = answers.get(term)
+            if answer is None:
+                continue
+            names, solutions = answer
             seen = []
             for values in solutions:
                 row = {n: _from_ox(value) for n, value in zip(names, values) if value is not None}
@@ -688,6 +730,95 @@ class _SparqlConstraint:
                 messages = [_format_message(m, bound) for m in self.messages if m not in self.shape_messages]
                 messages += [_format_message(m, bound) for m in self.shape_messages]
                 yield (t or f, p, v, messages, self.severity, shape)
+
+
+_BATCH = 1000
+"""Focus nodes per batched query."""
+_SAFE_IRI = re.compile(r'[^<>"{}|^`\\\x00-\x20]*')
+_TOKEN = re.compile(r'''
+    (?P<string>"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^'\\]|\\.|'(?!''))*\'\'\'
+       |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<comment>\#[^\n]*)
+  | (?P<brace>[{}])
+  | (?P<var>[?$][A-Za-z0-9_\u00b7\u00c0-\uffff]+)
+  | (?P<word>[A-Za-z_][\w\-.]*(?::[\w\-.%:]*)?|:[\w\-.%:]*)
+  | (?P<other>\S)
+''', re.X)
+# Keywords whose presence anywhere keeps a constraint on one query per focus node: they
+# make a query's answer for a batch differ from the union of its answers per focus node
+# (sub-queries, aggregates, solution modifiers, its own VALUES or dataset, MINUS, SERVICE).
+_BATCH_REFUSED = {"VALUES", "MINUS", "SERVICE", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET", "FROM",
+                  "COUNT", "SUM", "MIN", "MAX", "AVG", "SAMPLE", "GROUP_CONCAT", "BINDINGS"}
+
+
+def _batch_template(text: str) -> list[str] | None:
+    """The query split where ``VALUES $this {…}`` goes, or None when the query must run once
+    per focus node.
+
+    The VALUES block goes after the opening brace of every group outside EXISTS, except a
+    group that joins a plain sub-group or a UNION of groups (and has no OPTIONAL or BIND of
+    its own, whose order matters): those already bind $this to the batch.
+
+    Why the batch is exact: every group outside EXISTS then binds $this to one focus node
+    of the batch in each of its solutions, and solutions only combine when their $this
+    agree, so the batch's answer is the union over its focus nodes f of the query with
+    $this bound to f in every group: the pre-bound query's answer extended with $this = f.
+    Inside EXISTS the outer solution's $this is substituted, as pre-binding does. Anything
+    this argument does not cover (sub-queries, aggregates, solution modifiers, VALUES,
+    MINUS, a group nested in EXISTS, ``AS $this``) refuses.
+    """
+    tokens = [m for m in _TOKEN.finditer(text) if m.lastgroup != "comment"]
+
+    def word(m) -> str:
+        return m.group().upper() if m is not None and m.lastgroup == "word" else ""
+
+    selects = [i for i, m in enumerate(tokens) if word(m) == "SELECT"]
+    if len(selects) != 1:
+        return None
+    select = selects[0]
+    first_brace = next((i for i, m in enumerate(tokens) if m.lastgroup == "brace"), None)
+    if first_brace is None or first_brace < select or tokens[first_brace].group() != "{":
+        return None
+    after = tokens[select:]
+    if any(word(m) in _BATCH_REFUSED for m in after):
+        return None
+    if any(word(m) == "AS" and n.lastgroup == "var" and n.group()[1:] == "this" for m, n in zip(after, after[1:])):
+        return None
+
+    # Groups as [end of "{", opened by EXISTS, joins a sub-group, has OPTIONAL or BIND].
+    cuts: list[int] = []
+    stack: list[list] = []
+    previous = None
+    for i in range(first_brace, len(tokens)):
+        m = tokens[i]
+        if m.group() == "{":
+            if stack and stack[-1][1]:
+                return None  # a group nested in EXISTS: pre-binding and joining may differ there
+            opens_exists = word(previous) == "EXISTS"
+            plain = previous is not None and (previous.group() in ("{", "}", ".") or word(previous) == "UNION")
+            if stack and plain and not opens_exists:
+                stack[-1][2] = True
+            stack.append([m.end(), opens_exists, False, False])
+        elif m.group() == "}":
+            if not stack:
+                return None
+            end, in_exists, joins_group, ordered = stack.pop()
+            if not in_exists and (not joins_group or ordered):
+                cuts.append(end)
+            if not stack and i != len(tokens) - 1:
+                return None  # something after the WHERE clause
+        elif stack and word(m) in ("OPTIONAL", "BIND"):
+            stack[-1][3] = True
+        previous = m
+    if stack or not cuts:
+        return None
+    pieces, start = [], 0
+    for cut in sorted(cuts):
+        pieces.append(text[start:cut] + " ")
+        start = cut
+    pieces.append(" " + text[start:])
+    return pieces
 
 
 def _format_message(message: Literal, bound: dict) -> Literal:
@@ -709,20 +840,6 @@ def _from_ox(term):
         return Literal(term.value, lang=term.language)
     datatype = term.datatype.value
     return Literal(term.value, datatype=None if datatype == str(XSD.string) else URIRef(datatype))
-
-
-def _to_ox(term):
-    import pyoxigraph as ox
-
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if term.language:
-        return ox.Literal(str(term), language=term.language)
-    if term.datatype is not None:
-        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-    return ox.Literal(str(term))
 
 
 @dataclass
@@ -793,50 +910,61 @@ class _UnionView:
     """Read-only union of the data and the ontology, with per-predicate indexes and a
     memoised class hierarchy (the merged graph, without copying the data)."""
 
-    def __init__(self, data: Graph, ontology: Graph | None):
+    def __init__(self, data: Graph, ontology: Graph | None, mirror=None):
         self.graphs = [data] if ontology is None else [data, ontology]
         self._by_subject: dict = {}
         self._by_object: dict = {}
         self._supers: dict = {}
         self._types: dict = {}
         self._oxigraph = None
+        self._mirror = mirror
 
     def oxigraph(self):
-        """The union in an in-memory pyoxigraph store (built once), and a cached term converter."""
+        """The union in pyoxigraph: (store, term converter, the graphs that make its default
+        graph, or None for the store's own default graph). Built once."""
         if self._oxigraph is None:
-            import pyoxigraph as ox
+            mirror = self._mirror
+            names = ["data"] if len(self.graphs) == 1 else ["data", "ontology"]
+            if mirror is not None and all(mirror.graphs.get(n) == len(g) for n, g in zip(names, self.graphs)) \
+                    and not self._overlap():
+                # The merge of the named graphs is the union: no triple is in two of them,
+                # so every pattern matches as often as in a single graph.
+                self._oxigraph = (mirror.store, mirror.term, [mirror.graph_node(n) for n in names])
+            else:
+                import pyoxigraph as ox
 
-            cache: dict = {}
+                cache: dict = {}
 
-            def to_ox(term):
-                found = cache.get(term)
-                if found is None:
-                    found = cache[term] = _to_ox(term)
-                return found
+                def to_ox(term):
+                    found = cache.get(term)
+                    if found is None:
+                        found = cache[term] = _to_ox(term)
+                    return found
 
-            store = ox.Store()
-            store.bulk_extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o)) for g in self.graphs for s, p, o in g)
-            self._oxigraph = (store, to_ox)
+                store = ox.Store()
+                store.bulk_extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o)) for g in self.graphs for s, p, o in g)
+                self._oxigraph = (store, to_ox, None)
         return self._oxigraph
 
-    def subjects(self, p, o) -> set:
-        out = set()
-        for g in self.graphs:
-            out.update(g.subjects(p, o))
-        return out
+    def _overlap(self) -> bool:
+        if len(self.graphs) == 1:
+            return False
+        data, ontology = self.graphs
+        small, large = (data, ontology) if len(data) < len(ontology) else (ontology, data)
+        return any(t in large for t in small)
 
-    def objects(self, s, p) -> set:
-        out = set()
-        for g in self.graphs:
-            out.update(g.objects(s, p))
-        return out
+    def subjects(self, p, o):
+        return self.by_object(p).get(o, ())
+
+    def objects(self, s, p):
+        return self.by_subject(p).get(s, ())
 
     def _index(self, cache: dict, p, by_subject: bool) -> dict:
         index = cache.get(p)
         if index is None:
             grouped = defaultdict(set)
             for g in self.graphs:
-                for s, o in g.subject_objects(p):
+                for s, o in subject_objects(g, p):
                     if by_subject:
                         grouped[s].add(o)
                     else:
