@@ -35,6 +35,7 @@ from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 
 from .leangraph import subject_objects
+from .mirror import from_ox as _from_ox
 from .mirror import to_ox as _to_ox
 from .provenance import Origin
 
@@ -827,19 +828,6 @@ def _format_message(message: Literal, bound: dict) -> Literal:
     for var, val in {k: v for k, v in bound.items() if v is not None}.items():
         text = re.sub("{{[?$]{}}}".format(var), str(val), text)
     return Literal(text)
-
-
-def _from_ox(term):
-    import pyoxigraph as ox
-
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    datatype = term.datatype.value
-    return Literal(term.value, datatype=None if datatype == str(XSD.string) else URIRef(datatype))
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,32 @@ def bundled_build_dir(tmp_path_factory) -> Path:
     if not (folder / "graph.nq").is_file():
         build(Settings.from_env({}, build_dir=folder))
     return folder
+
+
+class Listener:
+    """A local TCP port that records whether anything connected to it."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.sock.settimeout(0.3)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def connections(self) -> int:
+        count = 0
+        try:
+            while True:
+                conn, _ = self.sock.accept()
+                conn.close()
+                count += 1
+        except (TimeoutError, socket.timeout):
+            return count
+
+
+@pytest.fixture
+def listener():
+    """A listening local port: a test sends refused queries at it and expects no connection."""
+    opened = Listener()
+    yield opened
+    opened.sock.close()

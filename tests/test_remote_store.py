@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import socket
 import threading
 import time
 from decimal import Decimal
@@ -205,43 +204,15 @@ def test_partial_results_at_a_server_time_limit_are_a_timeout(stand_in):
     _StandIn.headers_to_send = {}
 
 
-class _Listener:
-    """A local TCP port that records whether anything connected to it."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(5)
-        self.sock.settimeout(0.3)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def connections(self) -> int:
-        count = 0
-        try:
-            while True:
-                conn, _ = self.sock.accept()
-                conn.close()
-                count += 1
-        except (TimeoutError, socket.timeout):
-            return count
-
-    def close(self):
-        self.sock.close()
-
-
-def test_refusals_send_nothing_to_the_remote_store():
-    listener = _Listener()
-    try:
-        store = open_store(Settings(store=f"sparql+{listener.url}/sparql"))
-        for text in (f"SELECT * WHERE {{ SERVICE <{listener.url}/other> {{ ?s ?p ?o }} }}",
-                     f"LOAD <{listener.url}/data.ttl>",
-                     f"INSERT DATA {{ GRAPH <{G}data> {{ <{ID}a> <{ID}b> <{ID}c> }} }}",
-                     f"DROP GRAPH <{G}data>", "CLEAR ALL"):
-            with pytest.raises(QueryRefused):
-                store.query(text)
-        assert listener.connections() == 0
-    finally:
-        listener.close()
+def test_refusals_send_nothing_to_the_remote_store(listener):
+    store = open_store(Settings(store=f"sparql+{listener.url}/sparql"))
+    for text in (f"SELECT * WHERE {{ SERVICE <{listener.url}/other> {{ ?s ?p ?o }} }}",
+                 f"LOAD <{listener.url}/data.ttl>",
+                 f"INSERT DATA {{ GRAPH <{G}data> {{ <{ID}a> <{ID}b> <{ID}c> }} }}",
+                 f"DROP GRAPH <{G}data>", "CLEAR ALL"):
+        with pytest.raises(QueryRefused):
+            store.query(text)
+    assert listener.connections() == 0
 
 
 # --- against a real Virtuoso ---------------------------------------------------------------------
@@ -470,16 +441,12 @@ def test_a_slow_query_times_out(remote):
 
 
 @virtuoso
-def test_refusals_reach_neither_the_store_nor_the_target(remote):
-    listener = _Listener()
-    try:
-        for text in (f"SELECT * WHERE {{ SERVICE <{listener.url}/> {{ ?s ?p ?o }} }}",
-                     f"SELECT * FROM <{listener.url}/x> WHERE {{ ?s ?p ?o }}",
-                     f"LOAD <{listener.url}/data.ttl>",
-                     f"DROP GRAPH <{G}data>"):
-            with pytest.raises(QueryRefused):
-                remote.query(text)
-        assert listener.connections() == 0
-        assert remote.graphs()  # nothing was dropped
-    finally:
-        listener.close()
+def test_refusals_reach_neither_the_store_nor_the_target(remote, listener):
+    for text in (f"SELECT * WHERE {{ SERVICE <{listener.url}/> {{ ?s ?p ?o }} }}",
+                 f"SELECT * FROM <{listener.url}/x> WHERE {{ ?s ?p ?o }}",
+                 f"LOAD <{listener.url}/data.ttl>",
+                 f"DROP GRAPH <{G}data>"):
+        with pytest.raises(QueryRefused):
+            remote.query(text)
+    assert listener.connections() == 0
+    assert remote.graphs()  # nothing was dropped

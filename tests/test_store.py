@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import socket
 import time
 from xml.etree import ElementTree
 
@@ -190,44 +189,19 @@ def test_same_answers_on_both_embedded_backends(both):
     assert isomorphic(oxigraph.query(describe).graph, rdflib_store.query(describe).graph)
 
 
-class _Listener:
-    """A local TCP port that records whether anything connected to it."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(5)
-        self.sock.settimeout(0.3)
-        self.port = self.sock.getsockname()[1]
-
-    def connections(self) -> int:
-        count = 0
-        try:
-            while True:
-                conn, _ = self.sock.accept()
-                conn.close()
-                count += 1
-        except (TimeoutError, socket.timeout):
-            return count
-
-
-def test_remote_references_are_refused_before_any_connection(store):
-    listener = _Listener()
-    url = f"http://127.0.0.1:{listener.port}"
-    try:
-        attempts = [
-            f"SELECT * WHERE {{ SERVICE <{url}/> {{ ?s ?p ?o }} }}",
-            f"SELECT * FROM <{url}/x> WHERE {{ ?s ?p ?o }}",
-            f"SELECT * FROM NAMED <{url}/x> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}",
-            f"LOAD <{url}/data.ttl>",
-            f"LOAD <{url}/data.ttl> INTO GRAPH <{G}data>",
-        ]
-        for text in attempts:
-            with pytest.raises(QueryRefused):
-                store.query(text)
-        assert listener.connections() == 0
-    finally:
-        listener.sock.close()
+def test_remote_references_are_refused_before_any_connection(store, listener):
+    url = listener.url
+    attempts = [
+        f"SELECT * WHERE {{ SERVICE <{url}/> {{ ?s ?p ?o }} }}",
+        f"SELECT * FROM <{url}/x> WHERE {{ ?s ?p ?o }}",
+        f"SELECT * FROM NAMED <{url}/x> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}",
+        f"LOAD <{url}/data.ttl>",
+        f"LOAD <{url}/data.ttl> INTO GRAPH <{G}data>",
+    ]
+    for text in attempts:
+        with pytest.raises(QueryRefused):
+            store.query(text)
+    assert listener.connections() == 0
 
 
 def test_missing_build_and_unknown_backend(tmp_path):
