@@ -362,7 +362,7 @@ TABLES: dict[str, Table] = {
             _c("dimension", concept("dimension", "governance-mode"), True, "what is observed"),
             _c("value", ColumnType("concept", "a concept of the dimension's scheme (governance-mode, frame, leutz-level or rainbow-model)", "network", _slug), True, "the observed value"),
             *PERIOD_COLUMNS,
-            _c("observer", TEXT, False, "who made the observation", 'analyst (project brief)'),
+            _c("observer", TEXT, False, "who made the observation", 'partnership-kg analyst'),
             one_of=("partnership", "form"),
         ),
         _table(

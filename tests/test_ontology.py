@@ -392,7 +392,7 @@ def test_dated_schemes_carry_their_date(schemes):
         assert schemes.value(scheme_iri(slug), DCTERMS.issued) is not None, slug
 
 
-def test_unverified_claims_of_the_brief_stay_unverified(schemes):
+def test_claims_resting_on_the_thesis_summary_stay_unverified(schemes):
     unverified = URIRef(f"{BASE}confidence/unverified")
     for name in SCHEMES["frame"][1].split():
         assert schemes.value(URIRef(f"{BASE}frame/{name}"), CONFIDENCE) == unverified

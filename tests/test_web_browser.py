@@ -111,11 +111,11 @@ def test_follow_a_result_link_to_a_resource_page_and_see_a_claims_source(page):
     claim = page.locator("li.claim", has_text="Hierarchy")
     source = claim.locator(".claim-source a")
     assert source.count() >= 1
-    assert source.first.get_attribute("href") == "/id/source/brief-analyst"
+    assert source.first.get_attribute("href") == "/id/source/fixture-analyst"
     assert "partial" in claim.inner_text()
     source.first.click()
     page.wait_for_selector("h1")
-    assert "/doc/source/brief-analyst" in page.url
+    assert "/doc/source/fixture-analyst" in page.url
 
 
 def test_compare_matrix_renders(page):

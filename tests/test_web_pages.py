@@ -100,7 +100,7 @@ def test_resource_page_shows_label_types_properties_claims_and_backlinks(client)
     # the governance-mode claim: its value, confidence and its source, linked
     assert "/id/observation/torbay-hierarchy" in html.links
     assert "Hierarchy" in html.text and "partial" in html.text
-    assert "/id/source/brief-analyst" in html.links
+    assert "/id/source/fixture-analyst" in html.links
     # backlinks: the membership points at the partnership
     assert "/id/membership/torbay-council-in-torbay-care-trust" in html.links
 
@@ -120,7 +120,7 @@ def test_resource_page_uses_one_labels_batch(web_app, web_store, monkeypatch):
 
 def test_claim_page_links_its_source_and_shows_its_confidence(client):
     html = page(client.get("/doc/observation/torbay-hierarchy", headers=HTML))
-    assert "/id/source/brief-analyst" in html.links
+    assert "/id/source/fixture-analyst" in html.links
     assert "partial" in html.text
 
 
