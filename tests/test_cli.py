@@ -240,3 +240,15 @@ def test_validate_json_reports_violations_as_objects(run, case_dir, tmp_path, mo
     assert report["conforms"] is False
     assert {v["origin"]["row"] for v in report["violations"]} == {2, 3}
     assert all(v["origin"]["path"] == "partnerships.csv" for v in report["violations"])
+
+
+def test_build_fills_an_on_disk_store_that_query_opens(run, case_dir, tmp_path):
+    disk = tmp_path / "store"
+    result = run("build", "--data", case_dir, "--out", tmp_path / "out", "--store", f"oxigraph:{disk}")
+    assert result.exit_code == 0, result.output
+    assert disk.is_dir()
+    q = "PREFIX hscp: <https://w3id.org/hscp/def#> SELECT ?p WHERE { ?p a hscp:Partnership } ORDER BY ?p"
+    answer = run("query", q, "--store", f"oxigraph:{disk}", "--format", "csv")
+    assert answer.exit_code == 0, answer.output
+    assert answer.output.split()[1:] == ["https://w3id.org/hscp/id/partnership/ayrshire-ijb",
+                                        "https://w3id.org/hscp/id/partnership/torbay-care-trust"]

@@ -336,8 +336,12 @@ def test_the_servers_own_graphs_stay_out_of_sight(remote):
 # Queries Virtuoso 7.2 answers wrongly, each for a reason shown by a smaller query. Strict:
 # when a Virtuoso release answers them right, the test says so.
 # (Virtuoso 7.2 also returns nothing for a zero-length path step such as p?/q* once one end is
-# bound: the canned queries write those steps as UNIONs; test_known_differences_of_virtuoso.)
+# bound: test_known_differences_of_virtuoso. Two canned queries write such steps as UNIONs; the
+# third keeps its path, because the UNION form of it is far slower on the embedded engines.)
+_ZERO_LENGTH_PATHS = ("Virtuoso 7.2 returns no rows for a zero-or-one/zero-or-more property path "
+                      "(p?/q*, (p/q*)?) once one of its ends is bound (by a parameter, a FILTER or a join)")
 VIRTUOSO_WRONG = {
+    "outcome-aims-without-evidence": _ZERO_LENGTH_PATHS,
     "establishment-timeline": "Virtuoso 7.2 takes \"2015-01\"^^xsd:gYearMonth and \"2015\"^^xsd:gYear for one "
                               "value and may give back either",
     "evaluation-designs": "Virtuoso 7.2's MIN() over citation strings may pick another string than code-point "
