@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import gc
 import hashlib
 import json
@@ -91,9 +92,14 @@ class Compiled:
         with _no_cyclic_gc():
             return self._report()
 
-    def _report(self) -> dict:
+    @functools.cached_property
+    def class_counts(self) -> dict[str, int]:
+        """Instances per class, asserted and inferred (counted once: the report is asked for twice)."""
         typed = set(subject_objects(self.data, RDF.type)) | set(subject_objects(self.inferred, RDF.type))
-        classes = Counter(str(cls) for _, cls in typed)
+        return dict(sorted(Counter(str(cls) for _, cls in typed).items()))
+
+    def _report(self) -> dict:
+        classes = self.class_counts
         reasoning = self.reasoning
         return {
             "version": __version__,
@@ -103,7 +109,7 @@ class Compiled:
             "triples": {name: len(g) for name, g in self.graphs().items()},
             "rows": self.case_data.counts(),
             "claims_by_confidence": self.claims_by_confidence(),
-            "classes": dict(sorted(classes.items())),
+            "classes": classes,
             "validation": {"conforms": self.validation.conforms, "violations": len(self.validation.violations)},
             "reasoner": {
                 "name": reasoning.reasoner,

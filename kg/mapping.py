@@ -9,7 +9,7 @@ messages can name the file and row to fix.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, ORG, OWL, PROV, QB, RDF, RDFS, SKOS, TIME, XSD
 
@@ -389,9 +389,3 @@ class _Mapper:
 def to_graph(data: CaseData, vocabulary: Vocabulary, base_iri: str) -> Mapped:
     """Map typed case data to an RDF graph; return it with each resource's origin."""
     return _Mapper(data, vocabulary, base_iri).run()
-
-
-def iris_of(records: Iterable[Record], base_iri: str) -> list[URIRef]:
-    mint = Minter(base_iri)
-    return [mint.record(r) for r in records]
-

@@ -11,7 +11,6 @@ DEFAULT_BASE_IRI = "https://w3id.org/hscp/id/"
 
 HSCP = Namespace(HSCP_IRI)
 SCHEMA = Namespace("https://schema.org/")
-WD = Namespace("http://www.wikidata.org/entity/")
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 DCT = DCTERMS
 

@@ -56,7 +56,6 @@ class ParsedQuery:
     variables: tuple[str, ...]  # projected variables (select), in order
     default_graphs: tuple[str, ...]  # FROM
     named_graphs: tuple[str, ...]  # FROM NAMED
-    has_values_clause: bool  # a trailing VALUES block after the query
     mentioned: frozenset[str]  # every variable name that occurs anywhere in the query
 
     @property
@@ -148,7 +147,6 @@ def parse(text: str) -> ParsedQuery:
         variables=variables,
         default_graphs=tuple(default_graphs),
         named_graphs=tuple(named_graphs),
-        has_values_clause="valuesClause" in body and body["valuesClause"] is not None,
         mentioned=mentioned,
     )
 
@@ -177,15 +175,6 @@ def check_bindings(parsed: ParsedQuery, names: Iterable[str]) -> None:
             )
         if name not in parsed.mentioned:
             raise QueryParameterError(f"Cannot bind ?{name}: the query has no variable ?{name}.")
-
-
-def prepare(text: str, graphs: Collection[str] | None = None, bindings: Iterable[str] = ()) -> ParsedQuery:
-    """Everything the safety layer checks before a query may run, in one call."""
-    parsed = parse(text)
-    if graphs is not None:
-        check_dataset(parsed, graphs)
-    check_bindings(parsed, bindings)
-    return parsed
 
 
 # --- defence in depth: an audit hook for query worker processes ------------------------------

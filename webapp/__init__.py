@@ -80,9 +80,6 @@ class KG:
             return "/def"
         return iri
 
-    def is_local(self, iri: str) -> bool:
-        return self.local_href(iri) != str(iri)
-
     def close(self) -> None:
         if self._owns_store and self._store is not None:
             self._store.close()

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 from kg.errors import UsageError
 
 from . import charts, kg, negotiation
-from .rendering import labels_for, term_view, visible_columns
+from .rendering import labels_for, table_view, visible_columns
 from .sparql import result_response
 
 bp = Blueprint("gallery", __name__)
@@ -105,7 +105,7 @@ def _page(query, raw: dict[str, str], result) -> dict:
         labels = labels_for(t for row in result.rows for t in row)
         keep = visible_columns(result.variables, result.rows)
         columns = [result.variables[i] for i in keep]
-        table = [[term_view(row[i], labels) for i in keep] for row in result.rows]
+        table = table_view(result.rows, labels, keep)
         if query.chart:
             chart = charts.render(query.chart, result.variables, result.rows, labels, query.title)
     filled = {k: v for k, v in raw.items() if v != ""}

@@ -100,10 +100,17 @@ def visible_columns(variables: list[str], rows: list[tuple]) -> list[int]:
     return [i for i in range(len(variables)) if i not in hidden]
 
 
-def table_view(variables: list[str], rows: list[tuple]) -> list[list[Term]]:
-    """A SELECT result as rows of Term views, with one labels() call for the whole table."""
-    labels = labels_for(t for row in rows for t in row)
-    return [[term_view(t, labels) for t in row] for row in rows]
+def table_view(rows: list[tuple], labels: dict[str, str] | None = None,
+               keep: list[int] | None = None) -> list[list[Term]]:
+    """A SELECT result as rows of Term views (only the ``keep`` columns, when given).
+
+    The labels come in one labels() call for the whole table unless the caller has them.
+    """
+    if labels is None:
+        labels = labels_for(t for row in rows for t in row)
+    if keep is None:
+        return [[term_view(t, labels) for t in row] for row in rows]
+    return [[term_view(row[i], labels) for i in keep] for row in rows]
 
 
 def init_app(app: Flask) -> None:

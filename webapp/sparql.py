@@ -222,7 +222,7 @@ def _editor_page(query: str | None = None, result=None) -> str:
     default_query = sparql_prologue() + "\nSELECT ?partnership ?label WHERE {\n  ?partnership a hscp:Partnership ; rdfs:label ?label .\n} LIMIT 20\n"
     table = None
     if result is not None and result.kind == "select":
-        table = table_view(result.variables, result.rows)
+        table = table_view(result.rows)
     return render_template("sparql.html", query=query, default_query=default_query, examples=examples,
                            result=result, table=table,
                            turtle=result.serialize("turtle").decode("utf-8") if result is not None and result.kind == "graph" else None)
