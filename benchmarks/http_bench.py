@@ -56,7 +56,7 @@ from generate import SIZES, WORK, generate  # noqa: E402
 from kg.queries import Catalogue  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 from kg.store import open_store  # noqa: E402
-from run import _with_rows, machine, parameter_values  # noqa: E402
+from run import _with_rows, machine, parameter_values, write_results  # noqa: E402
 
 HOST = "127.0.0.1"  # never anything else: this client only ever talks to the server it started
 CHEAP = "resource-summary"
@@ -501,11 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"kg serve died during the run:\n{server.output()}")
     results["load_average"] = {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]}
     results["verdicts"] = verdicts(results)
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / f"http-{name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = markdown(results)
-    (args.results / f"http-{name}.md").write_text(text)
-    print(text)
+    write_results(args.results, f"http-{name}", results, markdown(results))
     return 0
 
 

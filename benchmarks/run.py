@@ -44,7 +44,6 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import pyoxigraph as ox  # noqa: E402
-import rdflib  # noqa: E402
 
 from generate import SIZES, WORK, generate  # noqa: E402
 from kg.queries import Catalogue  # noqa: E402
@@ -349,13 +348,16 @@ def main(argv: list[str] | None = None) -> int:
         run = run_size(name, triples, args.repeat, args.seed, args.keep_data)
         run["summary"] = summarise(run)
         results["runs"].append(run)
-    args.results.mkdir(parents=True, exist_ok=True)
-    stamp = "latest" if not args.triples else f"{args.triples}"
-    (args.results / f"{stamp}.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = markdown(results)
-    (args.results / f"{stamp}.md").write_text(text)
-    print(text)
+    write_results(args.results, "latest" if not args.triples else f"{args.triples}", results, markdown(results))
     return 0
+
+
+def write_results(folder: Path, stem: str, results: dict, text: str) -> None:
+    """STEM.json and STEM.md in ``folder``; the markdown is printed too."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (folder / f"{stem}.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
