@@ -1,9 +1,10 @@
 """Seeded synthetic partnership case data, for benchmarks only.
 
-Writes the fifteen case-data tables (the same CSV files ``kg build --data`` reads) for many
+Writes every case-data table (the same CSV files ``kg build --data`` reads) for many
 synthetic partnerships across synthetic jurisdictions, with their member organisations,
-memberships, governance-mode / frame / integration observations, stated aims and observed
-drivers, outcome evidence, indicators, evaluations and changes. Everything is marked as
+memberships, classifications on the comparison dimensions (stated, or derived by a rule),
+stated aims and observed drivers, outcome evidence, indicators, evaluations with their
+findings, system context, timeline events, conflicts between sources and changes. Everything is marked as
 synthetic *in the data*: every label starts with "Synthetic", every row's note is
 "synthetic", and every row cites a source whose citation reads "Synthetic benchmark data —
 not real". The same seed and size give the same bytes.
@@ -32,11 +33,12 @@ from kg.casedata import DIMENSION_SCHEMES, OUTCOME_SCHEMES, TABLES  # noqa: E402
 from kg.settings import resource_dir  # noqa: E402
 from kg.vocabulary import load_vocabulary  # noqa: E402
 
+FORM_DIMENSIONS = ("budget-integration", "provider-payment", "sectors", "legal-basis", "statutory-status")
 SIZES = {"2k": 2_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 WORK = HERE / "work"
 NOTE = "synthetic"
-TRIPLES_PER_PARTNERSHIP = 184  # measured: data-graph triples per partnership, all tables included
-FIXED_TRIPLES = 1300  # jurisdictions, forms, legislation, designs: independent of the size
+TRIPLES_PER_PARTNERSHIP = 215  # measured: data-graph triples per partnership, all tables included
+FIXED_TRIPLES = 4850  # jurisdictions (with their context), forms (with their classifications), legislation, designs
 
 WORDS = ("north", "south", "east", "west", "river", "valley", "coast", "moor", "vale", "bridge",
          "forest", "harbour", "city", "downs", "heath", "lakes", "marsh", "ridge", "shire", "weald")
@@ -89,6 +91,20 @@ class _Generator:
             out["end"] = f"{end_year:04d}"
         return out
 
+    def classification(self, sources: list[str], basis: str | None = None) -> dict:
+        """basis, rule, source, confidence, note: a derived row is at most partial and names its rule."""
+        basis = basis or ("derived" if self.rnd.random() < 0.5 else "stated")
+        claim = self.claim(sources)
+        if basis == "derived":
+            claim["confidence"] = self.pick(["partial", "unverified"])
+        return {"basis": basis, "rule": "synthetic rule applied to the source's facts" if basis == "derived" else "",
+                **claim}
+
+    def values(self, dimension: str) -> str:
+        scheme = self.v[DIMENSION_SCHEMES[dimension]]
+        k = 1 + (self.rnd.random() < 0.4) if dimension == "sectors" else 1
+        return ";".join(sorted({self.pick(scheme) for _ in range(k + (dimension == "sectors"))}))
+
     def name(self, i: int) -> str:
         return f"{self.pick(WORDS).title()} {self.pick(WORDS)} {i}"
 
@@ -139,7 +155,19 @@ class _Generator:
                                "jurisdiction": self.pick(jurisdictions),
                                "legislation": ";".join(sorted({self.pick(laws) for _ in range(1 + i % 2)})),
                                "broader": f"synthetic-form-{i % 5}" if i >= 5 else "",
-                               "legal_entity": "yes" if i % 3 != 0 else "no", **self.claim(sources)})
+                               "legal_entity": "yes" if i % 3 != 0 else "no",
+                               "native_label": f"Synthetic native name {i}" if i % 2 else "",
+                               "start": self.date(1990, 2015)[0], **self.claim(sources)})
+            for dimension in FORM_DIMENSIONS:
+                t["observations"].append({"id": f"{fid}-{dimension}", "partnership": "", "form": fid,
+                                          "dimension": dimension, "value": self.values(dimension),
+                                          "start": "", "end": "", "observer": "", **self.classification(sources)})
+        for j, jid in enumerate(jurisdictions):
+            for k, topic in enumerate(self.v["context-topic"]):
+                t["contexts"].append({"id": f"{jid}-context-{k}", "jurisdiction": jid, "topic": topic,
+                                      "level": self.pick(self.v["government-level"]),
+                                      "statement": f"Synthetic context fact {k} of jurisdiction {j}.",
+                                      "start": "", "end": "", **self.claim(sources)})
 
         organisations = []
         for i in range(max(4, 2 * n)):
@@ -189,11 +217,13 @@ class _Generator:
                 memberships.append({"id": f"{pid}-member-{k}", "partnership": pid, "organisation": org,
                                     "role": self.pick(self.v["role"]), **self.period(1998, 2022, 0.3),
                                     **self.claim(sources)})
-            for k, dimension in enumerate(("governance-mode", "frame", self.pick(["integration-level", "integration-dimension"]))):
+            dimensions = ("governance-mode", "frame", self.pick(["integration-level", "integration-dimension"]),
+                          self.pick(FORM_DIMENSIONS))
+            for k, dimension in enumerate(dimensions):
                 t["observations"].append({
                     "id": f"{pid}-observation-{k}", "partnership": pid, "form": "", "dimension": dimension,
-                    "value": self.pick(self.v[DIMENSION_SCHEMES[dimension]]), **self.period(1998, 2022, 0.3),
-                    "observer": "synthetic observer" if rnd.random() < 0.5 else "", **self.claim(sources)})
+                    "value": self.values(dimension), **self.period(1998, 2022, 0.3),
+                    "observer": "synthetic observer" if rnd.random() < 0.5 else "", **self.classification(sources)})
             for k, kind in enumerate(("stated-aim", "observed-driver")):
                 domain = ""
                 if rnd.random() < 0.6:
@@ -205,11 +235,22 @@ class _Generator:
                     "domain": domain, "frame": self.pick(self.v["frame"]) if rnd.random() < 0.4 else "",
                     **self.claim(sources)})
             evaluation = ""
-            if rnd.random() < 0.2:
+            if rnd.random() < 0.35:
                 evaluation = f"{pid}-evaluation"
-                t["evaluations"].append({"id": evaluation, "label": f"Synthetic evaluation of partnership {i}",
-                                         "design": self.pick(designs), "partnership": pid,
-                                         **self.period(2005, 2020, 0.8), **self.claim(sources)})
+                t["evaluations"].append({
+                    "id": evaluation, "label": f"Synthetic evaluation of partnership {i}",
+                    "partnership": pid, "form": form if rnd.random() < 0.2 else "", "jurisdiction": "",
+                    "study_design": self.pick(self.v["study-design"]),
+                    "evaluator": self.pick(self.v["evaluator"]) if rnd.random() < 0.8 else "",
+                    "population": "Synthetic population", "year": str(rnd.randint(2005, 2022)),
+                    "toolkit": self.pick(designs) if rnd.random() < 0.3 else "",
+                    **self.period(2005, 2020, 0.8), **self.claim(sources)})
+                for k in range(1 + rnd.randrange(3)):
+                    t["findings"].append({
+                        "id": f"{evaluation}-finding-{k}", "evaluation": evaluation,
+                        "outcome": self.pick(self.v["outcome-measure"]), "direction": self.pick(self.v["direction"]),
+                        "measure": "Synthetic finding.", "magnitude": f"{rnd.randint(-40, 40)}%" if rnd.random() < 0.5 else "",
+                        "domain": "", "start": "", "end": "", **self.claim(sources)})
             scheme = self.pick(OUTCOME_SCHEMES)
             t["outcomes"].append({
                 "id": f"{pid}-outcome", "partnership": pid, "form": "",
@@ -222,7 +263,17 @@ class _Generator:
                 t["indicators"].append({
                     "id": f"{pid}-indicator-{k}", "partnership": pid, "form": "", "jurisdiction": "",
                     "indicator": indicator, "value": str(rnd.randint(1, 5_000_000)), "unit": unit,
-                    "period": f"{rnd.randint(2005, 2020)}", **self.claim(sources)})
+                    "period": f"{rnd.randint(2005, 2020)}", "approximate": self.pick(["yes", "no", ""]),
+                    **self.claim(sources)})
+            if rnd.random() < 0.05:
+                t["conflicts"].append({"id": f"{pid}-conflict", "label": f"Synthetic conflict about partnership {i}",
+                                       "claims": f"indicators:{pid}-indicator-0;indicators:{pid}-indicator-1",
+                                       **self.claim(sources)})
+            if rnd.random() < 0.1:
+                t["events"].append({"id": f"{pid}-event", "jurisdiction": self.pick(jurisdictions),
+                                    "date": self.date(1995, 2022)[0], "end": "", "kind": self.pick(self.v["event-kind"]),
+                                    "label": f"Synthetic event about partnership {i}", "partnership": pid,
+                                    "form": "", "legislation": "", **self.claim(sources)})
             if rnd.random() < 0.1 and i > 0:
                 t["changes"].append({
                     "id": f"{pid}-change", "kind": self.pick(self.v["change-kind"]), "date": self.date(2000, 2022)[0],
@@ -233,7 +284,7 @@ class _Generator:
             fid = self.pick(forms)[0]
             t["observations"].append({"id": f"synthetic-form-observation-{k}", "partnership": "", "form": fid,
                                       "dimension": "frame", "value": self.pick(self.v["frame"]),
-                                      "start": "", "end": "", "observer": "", **self.claim(sources)})
+                                      "start": "", "end": "", "observer": "", **self.classification(sources)})
             t["indicators"].append({"id": f"synthetic-jurisdiction-indicator-{k}", "partnership": "", "form": "",
                                     "jurisdiction": self.pick(jurisdictions), "indicator": "budget",
                                     "value": f"{rnd.randint(1, 10**9)}.5", "unit": "gbp", "period": "2015/16",

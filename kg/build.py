@@ -29,6 +29,7 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, RDFS, VOID, XSD
 
 from . import __version__
 from .casedata import CaseData, read_case_data
+from .coverage import report as coverage_report
 from .errors import InconsistentOntology, ValidationFailed
 from .leangraph import subject_objects
 from .mapping import Minter, to_graph
@@ -109,6 +110,7 @@ class Compiled:
             "triples": {name: len(g) for name, g in self.graphs().items()},
             "rows": self.case_data.counts(),
             "claims_by_confidence": self.claims_by_confidence(),
+            "coverage": coverage_report(self.case_data),
             "classes": classes,
             "validation": {"conforms": self.validation.conforms, "violations": len(self.validation.violations)},
             "reasoner": {

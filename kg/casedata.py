@@ -34,6 +34,7 @@ SEPARATOR = ";"
 CONFIDENCE_LEVELS = ("confirmed", "partial", "unverified")
 SOURCE_KINDS = ("article", "book", "chapter", "thesis", "report", "web-page", "slides", "blog-post", "legislation", "dataset")
 STATEMENT_KINDS = ("stated-aim", "observed-driver")
+BASES = ("stated", "derived")
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -206,6 +207,16 @@ DOMAIN = ColumnType(
 )
 
 
+def _claim_ref(value: str) -> tuple[str, str]:
+    table, sep, slug = value.partition(":")
+    if not sep or not SLUG.match(table) or not SLUG.match(slug):
+        raise Problem(f"'{value}' is not a row reference: write table:id, for example indicators:cisss-count-2015")
+    return table, slug
+
+
+CLAIMS = ColumnType("rows", "rows of other tables as table:id separated by ';'", "indicators:a;indicators:b", _claim_ref, many=True)
+
+
 def ref(table: str, example: str, many: bool = False) -> ColumnType:
     noun = f"ids from {table}.csv" + (" separated by ';'" if many else "")
     return ColumnType("ids" if many else "id", noun if many else f"an id from {table}.csv", example, _slug, ref=table, many=many)
@@ -295,7 +306,7 @@ TABLES: dict[str, Table] = {
         _table(
             "jurisdictions", "jurisdiction", "Countries and nations whose partnerships are compared.",
             _c("label", TEXT, True, "its English name", 'Scotland'),
-            _c("iso_code", ColumnType("ISO 3166 code", "an ISO 3166-1 alpha-2 or ISO 3166-2 code", "GB-SCT", _matching(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", "an ISO 3166 code", "SE or GB-SCT")), True, "its ISO 3166 code"),
+            _c("iso_code", ColumnType("ISO 3166 code", "an ISO 3166-1 alpha-2 or ISO 3166-2 code", "GB-SCT", _matching(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", "an ISO 3166 code", "SE or GB-SCT")), False, "its ISO 3166 code, when a source gives it"),
             _c("parent", ref("jurisdictions", "united-kingdom"), False, "the jurisdiction it is part of"),
             _c("wikidata", ColumnType("Wikidata IRI", "a Wikidata entity IRI", "http://www.wikidata.org/entity/Q22", _matching(r"http://www\.wikidata\.org/entity/Q\d+", "a Wikidata entity IRI", "http://www.wikidata.org/entity/Q22")), False, "the same place in Wikidata"),
             required=True,
@@ -314,7 +325,10 @@ TABLES: dict[str, Table] = {
             _c("jurisdiction", ref("jurisdictions", "england"), True, "where the form exists"),
             _c("legislation", ref("legislation", "health-act-1999-s31", many=True), False, "what enables it"),
             _c("broader", ref("forms", "section-75-arrangement"), False, "the broader form it is a kind of"),
-            _c("legal_entity", BOOL, True, "do its instances have legal personality (yes: statutory bodies)"),
+            _c("legal_entity", BOOL, False, "do its instances have legal personality (yes: statutory bodies); empty when the sources do not say"),
+            _c("native_label", TEXT, False, "its name in the jurisdiction's own language, as the source gives it", 'Centres intégrés de santé et de services sociaux'),
+            _c("start", DATE, False, "when the form was introduced (first instances or the enabling law in force)"),
+            _c("end", DATE, False, "when it was abolished or replaced"),
             required=True,
         ),
         _table(
@@ -357,12 +371,18 @@ TABLES: dict[str, Table] = {
         ),
         _table(
             "observations", "observation",
-            "Situated observations of a partnership or form on one dimension (governance mode, frame, integration level) for a period, from a source.",
+            "Classifications: a partnership or form placed on one comparison dimension (governance mode, frame, "
+            "integration level, budget integration, provider payment, sectors, legal basis, ...), for a period, from a "
+            "source, stated by the source or derived by the project's analyst.",
             *SUBJECT_COLUMNS,
-            _c("dimension", concept("dimension", "governance-mode"), True, "what is observed"),
-            _c("value", ColumnType("concept", "a concept of the dimension's scheme (governance-mode, frame, leutz-level or rainbow-model)", "network", _slug), True, "the observed value"),
+            _c("dimension", concept("dimension", "budget-integration"), True, "the comparison dimension the row places its subject on"),
+            _c("value", ColumnType("concepts", "concepts of the dimension's scheme separated by ';' (see the 'dimension' scheme)", "pooled", _slug, many=True), True,
+               "the value(s) on that dimension; several values (e.g. sectors) may share one row and one source"),
+            _c("basis", ColumnType("basis", "stated or derived", "stated", _one_of("a basis", BASES)), True,
+               "stated: the source itself classifies the subject so; derived: the project's analyst applied a rule to the source's facts (then at most 'partial')"),
+            _c("rule", TEXT, False, "for a derived row: the rule applied to the source's facts", "budget pooled: the partners contribute to one fund that the board directs"),
             *PERIOD_COLUMNS,
-            _c("observer", TEXT, False, "who made the observation", 'partnership-kg analyst'),
+            _c("observer", TEXT, False, "who made the classification", 'partnership-kg analyst'),
             one_of=("partnership", "form"),
         ),
         _table(
@@ -372,7 +392,8 @@ TABLES: dict[str, Table] = {
             _c("statement", TEXT, True, "the aim or driver in a sentence", 'To improve outcomes for people who use services.'),
             _c("domain", DOMAIN, False, "the outcome domain the aim concerns"),
             _c("frame", concept("frame", "third-way"), False, "the frame the statement expresses"),
-            one_of=("partnership", "form"),
+            _c("jurisdiction", ref("jurisdictions", "scotland"), False, "or: the jurisdiction whose policy the statement is about"),
+            one_of=("partnership", "form", "jurisdiction"),
         ),
         _table(
             "outcomes", "outcome", "Evidence about a partnership's or form's effect on an outcome domain.",
@@ -393,6 +414,7 @@ TABLES: dict[str, Table] = {
             _c("value", DECIMAL, True, "the number"),
             _c("unit", concept("unit", "gbp"), True, "its unit"),
             _c("period", TEXT, True, "the period it refers to, e.g. 2015/16 or 2016", '2015/16'),
+            _c("approximate", BOOL, False, "yes: the source gives the number as approximate ('about', 'some', 'more than')"),
             one_of=("partnership", "form", "jurisdiction"),
         ),
         _table(
@@ -417,11 +439,58 @@ TABLES: dict[str, Table] = {
             _c("method", TEXT, False, "e.g. online survey, research schedule", 'online survey'),
         ),
         _table(
-            "evaluations", "evaluation", "Applications of an evaluation design to a partnership.",
-            _c("label", TEXT, True, "a short title", 'POET at Sandwell Integrated Support Service'),
-            _c("design", ref("evaluation-designs", "poet"), True, "the design used"),
-            _c("partnership", ref("partnerships", "sandwell-integrated-support-service"), True, "the partnership evaluated"),
+            "evaluations", "evaluation",
+            "Evaluations and evidence syntheses: what was studied (partnerships, forms, jurisdictions, or integrated care in "
+            "general when all three are empty), by what design, run by whom, on what population and period.",
+            _c("label", TEXT, True, "the evaluation's title or a short description of it", 'Does vertical integration of health and social care organizations work? Evidence from Scotland'),
+            _c("partnership", ref("partnerships", "sandwell-integrated-support-service", many=True), False, "the partnership(s) evaluated"),
+            _c("form", ref("forms", "integration-joint-board", many=True), False, "the form(s) evaluated"),
+            _c("jurisdiction", ref("jurisdictions", "scotland", many=True), False,
+               "the jurisdiction(s) it covers; empty with no partnership or form: a cross-country synthesis about integrated care in general"),
+            _c("study_design", concept("study-design", "difference-in-differences"), False, "the study design"),
+            _c("evaluator", concept("evaluator", "independent"), False, "who ran it: independent, programme-affiliated or audit-body; empty when the source does not say"),
+            _c("population", TEXT, False, "who or what was studied, as the source says", 'Scottish integration authorities vs local authority areas in the North of England'),
+            _c("year", YEAR, False, "year of publication"),
+            _c("toolkit", ref("evaluation-designs", "poet"), False, "the evaluation toolkit used, when one is named (e.g. POET)"),
             *PERIOD_COLUMNS,
+        ),
+        _table(
+            "findings", "finding",
+            "Outcome findings of evaluations: one row per outcome measured, with its direction and magnitude.",
+            _c("evaluation", ref("evaluations", "alonso-andrews-2022"), True, "the evaluation that found it"),
+            _c("outcome", concept("outcome-measure", "delayed-discharge"), True, "the outcome measured"),
+            _c("direction", concept("direction", "improved"), True, "direction of the effect (not-reported when the source gives no result)"),
+            _c("measure", TEXT, True, "what was found, in a sentence, as the source says it", 'Delayed discharges fell relative to the comparison areas.'),
+            _c("magnitude", TEXT, False, "the size of the effect as the source gives it (estimate, interval, counts)", 'point estimate -0.236; 95% CI -0.443 to -0.029'),
+            _c("domain", DOMAIN, False, "the outcome domain of an outcome framework it concerns, when the source names one"),
+            *PERIOD_COLUMNS,
+        ),
+        _table(
+            "contexts", "context",
+            "System context of a jurisdiction: who funds and who provides health and social care, at what level of government.",
+            _c("jurisdiction", ref("jurisdictions", "scotland"), True, "the jurisdiction"),
+            _c("topic", concept("context-topic", "health-provision"), True, "what the fact is about"),
+            _c("level", concept("government-level", "national", many=True), False, "the level(s) of government (or social insurance) responsible"),
+            _c("statement", TEXT, True, "the fact, in a sentence, as the source says it", 'Councils are responsible for social services.'),
+            *PERIOD_COLUMNS,
+        ),
+        _table(
+            "events", "event",
+            "Timeline: dated events of a jurisdiction's partnership policy (laws, reforms, establishments, abolitions, reports).",
+            _c("jurisdiction", ref("jurisdictions", "scotland"), True, "where it happened"),
+            _c("date", DATE, True, "when (as precise as the source)"),
+            _c("end", DATE, False, "when it ended, for an event that spans years (e.g. 2005-2007)"),
+            _c("kind", concept("event-kind", "legislation"), True, "what kind of event"),
+            _c("label", TEXT, True, "the event, in a sentence", 'Public Bodies (Joint Working) (Scotland) Act receives Royal Assent'),
+            _c("partnership", ref("partnerships", "glasgow-city-ijb"), False, "the partnership it concerns"),
+            _c("form", ref("forms", "integration-joint-board"), False, "the form it concerns"),
+            _c("legislation", ref("legislation", "pbjw-scotland-act-2014"), False, "the law it concerns"),
+        ),
+        _table(
+            "conflicts", "conflict",
+            "Conflicting sources: two or more rows that give different values for the same thing, each kept with its own source.",
+            _c("label", TEXT, True, "what the sources disagree about", 'Number of centres: 94 or 95'),
+            _c("claims", CLAIMS, True, "the conflicting rows, as table:id separated by ';' (at least two)", 'indicators:cisss-count-2015-a;indicators:cisss-count-2015-b'),
         ),
     )
 }
@@ -432,7 +501,16 @@ DIMENSION_SCHEMES = {
     "frame": "frame",
     "integration-level": "leutz-level",
     "integration-dimension": "rainbow-model",
+    "integration-scope": "rainbow-scope",
+    "integration-domain": "kodner-domain",
+    "budget-integration": "budget-integration",
+    "provider-payment": "provider-payment",
+    "legal-basis": "legal-basis",
+    "statutory-status": "statutory-status",
+    "sectors": "service-sector",
 }
+# dimensions observed of partnerships for a period, never of a form as a whole
+PARTNERSHIP_DIMENSIONS = ("governance-mode",)
 OUTCOME_SCHEMES = ("green-paper-2005", "ascof-2011", "care-act-2014")
 
 
@@ -623,12 +701,7 @@ def _check_row_rules(table: Table, record: Record, problems: list[CaseDataProble
         problems.append(CaseDataProblem(record.path, record.row, "end",
                                         f"ends ({end}) before it starts ({start}): swap or correct the dates"))
     if table.name == "observations":
-        dimension, value = record.values.get("dimension"), record.values.get("value")
-        scheme = DIMENSION_SCHEMES.get(dimension or "")
-        allowed = vocabularies.get(scheme) if scheme else None
-        if value and allowed is not None and value not in allowed:
-            problems.append(CaseDataProblem(record.path, record.row, "value",
-                                            f"'{value}' is not a {dimension} value: use one of {', '.join(sorted(allowed))} (scheme '{scheme}')"))
+        _check_observation(record, problems, vocabularies)
     for column in table.columns:
         if column.type is DOMAIN:
             domain = record.values.get(column.name)
@@ -640,6 +713,48 @@ def _check_row_rules(table: Table, record: Record, problems: list[CaseDataProble
                 elif vocabularies.get(scheme) is not None and slug not in vocabularies[scheme]:
                     problems.append(CaseDataProblem(record.path, record.row, column.name,
                                                     f"'{slug}' is not in the '{scheme}' scheme: use one of {', '.join(sorted(vocabularies[scheme]))}"))
+
+
+def _check_observation(record: Record, problems: list[CaseDataProblem],
+                       vocabularies: Mapping[str, frozenset[str]]) -> None:
+    dimension = record.values.get("dimension")
+    scheme = DIMENSION_SCHEMES.get(dimension or "")
+    allowed = vocabularies.get(scheme) if scheme else None
+    for value in _as_tuple(record.values.get("value")):
+        if allowed is not None and value not in allowed:
+            problems.append(CaseDataProblem(record.path, record.row, "value",
+                                            f"'{value}' is not a {dimension} value: use one of {', '.join(sorted(allowed))} (scheme '{scheme}')"))
+    if record.values.get("basis") == "derived":
+        if not record.values.get("rule"):
+            problems.append(CaseDataProblem(record.path, record.row, "rule",
+                                            "empty, but the row is derived: write the rule the analyst applied to the source's facts"))
+        if record.values.get("confidence") == "confirmed":
+            problems.append(CaseDataProblem(record.path, record.row, "confidence",
+                                            "a derived classification is at most 'partial': the source does not state it"))
+    if dimension in PARTNERSHIP_DIMENSIONS:
+        if not record.values.get("partnership"):
+            problems.append(CaseDataProblem(record.path, record.row, "partnership",
+                                            f"a {dimension} belongs to a partnership for a period, not to a form: name the partnership"))
+        if not record.values.get("start"):
+            problems.append(CaseDataProblem(record.path, record.row, "start",
+                                            f"a {dimension} holds for a period: give at least its start"))
+
+
+def _check_conflicts(data: Mapping[str, list[Record]], problems: list[CaseDataProblem]) -> None:
+    ids = {name: {r.id for r in records} for name, records in data.items()}
+    for record in data.get("conflicts", ()):
+        claims = _as_tuple(record.values.get("claims"))
+        if claims and len(set(claims)) < 2:
+            problems.append(CaseDataProblem(record.path, record.row, "claims",
+                                            "a conflict needs at least two different rows: name every row that disagrees"))
+        for table, slug in claims:
+            if table not in TABLES or not TABLES[table].claims:
+                problems.append(CaseDataProblem(record.path, record.row, "claims",
+                                                f"'{table}' is not a table of claims: use one of "
+                                                f"{', '.join(n for n, t in TABLES.items() if t.claims and n != 'conflicts')}"))
+            elif slug not in ids.get(table, ()):
+                problems.append(CaseDataProblem(record.path, record.row, "claims",
+                                                f"'{slug}' is not an id in {table}.csv: add that row or correct the id"))
 
 
 def read_case_data(folder: Path | str, vocabularies: Mapping[str, frozenset[str]]) -> CaseData:
@@ -670,6 +785,7 @@ def read_case_data(folder: Path | str, vocabularies: Mapping[str, frozenset[str]
         text = _decode(path.read_bytes(), table.filename, problems)
         data[table.name] = [] if text is None else read_table(table, text, table.filename, problems, vocabularies)
     _check_references(data, problems, vocabularies)
+    _check_conflicts(data, problems)
     if problems:
         raise CaseDataError(problems)
     return CaseData(folder, {name: tuple(records) for name, records in data.items()})

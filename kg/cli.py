@@ -120,6 +120,10 @@ def build(ctx, data_dir, out, store, reasoner):
     click.echo(f"{rows.get('partnerships', 0)} partnerships in {rows.get('jurisdictions', 0)} jurisdictions, "
                f"{rows.get('sources', 0)} sources; {sum(claims.values())} claims: "
                + ", ".join(f"{n} {level}" for level, n in claims.items()))
+    facts = report["coverage"]["summary"]
+    click.echo(f"{facts['forms']} forms, {facts['evaluations']} evaluations with {facts['findings']} findings; "
+               f"classifications {facts['classifications']['stated']} stated, {facts['classifications']['derived']} derived; "
+               f"{facts['conflicts']} conflicts (coverage table: report.json, docs/coverage.md)")
     click.echo(f"wrote {Path(settings.build_dir)}/: {sum(report['triples'].values())} triples "
                f"({', '.join(f'{k} {v}' for k, v in report['triples'].items())}); "
                f"reasoner {report['reasoner']['name']}")

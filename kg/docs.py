@@ -122,12 +122,24 @@ def ontology_markdown(current: str, competency_dir: Path) -> str:
     return head + competency_markdown(competency_dir)
 
 
+def coverage_markdown() -> str:
+    """docs/coverage.md from the bundled case data."""
+    from .casedata import read_case_data
+    from .coverage import markdown
+    from .settings import resource_dir
+    from .vocabulary import load_vocabulary
+
+    vocabulary = load_vocabulary(resource_dir("ontology"))
+    return markdown(read_case_data(resource_dir("data"), vocabulary.slugs))
+
+
 def generated(root: Path) -> dict[Path, str]:
     """Each generated document's path and its text."""
     from .settings import resource_dir
 
     ontology_doc = root / "docs" / "ontology.md"
     return {
+        root / "docs" / "coverage.md": coverage_markdown(),
         root / "docs" / "case-data.md": case_data_markdown(),
         root / "docs" / "queries.md": queries_markdown(resource_dir("queries")),
         ontology_doc: ontology_markdown(ontology_doc.read_text(encoding="utf-8"), resource_dir("ontology") / "competency"),

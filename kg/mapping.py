@@ -112,6 +112,8 @@ class _Mapper:
         self._add = self.triples.add
         self._literals: dict[tuple, Literal] = {}
         self._partnership_ids = frozenset(r.id for r in data["partnerships"])
+        self._jurisdiction_of = {(table, r.id): r["jurisdiction"] for table in ("partnerships", "forms") for r in data[table]}
+        self._evaluations = {r.id: r for r in data["evaluations"]}
         self.origins: dict[str, Origin] = {}
 
     # -- small builders --------------------------------------------------------------------
@@ -236,7 +238,10 @@ class _Mapper:
             self.add(s, HSCP.enabledBy, self.mint.ref("legislation", law))
         if r.get("broader"):
             self.add(s, SKOS.broader, self.mint.ref("forms", r["broader"]))
-        self.add(s, HSCP.legalEntity, Literal(r["legal_entity"]))
+        if r.get("legal_entity") is not None:
+            self.add(s, HSCP.legalEntity, Literal(r["legal_entity"]))
+        self.text(s, SKOS.altLabel, r.get("native_label"), lang=None)
+        self.period(s, r)
 
     def organisations(self, r: Record) -> None:
         s = self.resource(r, ORG.Organization)
@@ -281,11 +286,18 @@ class _Mapper:
                 self.add(s, link, self.mint.ref(table, ref))
 
     def observations(self, r: Record) -> None:
-        cls, link = OBSERVATION_CLASSES[r["dimension"]]
+        dimension = r["dimension"]
+        cls, link = OBSERVATION_CLASSES.get(dimension, (HSCP.Classification, None))
         s = self.resource(r, cls)
         self.add(s, HSCP.about, self.subject(r))
-        self.add(s, HSCP.dimension, self.concept("dimension", r["dimension"]))
-        self.add(s, link, self.concept(DIMENSION_SCHEMES[r["dimension"]], r["value"]))
+        self.add(s, HSCP.dimension, self.concept("dimension", dimension))
+        for value in r["value"]:
+            concept = self.concept(DIMENSION_SCHEMES[dimension], value)
+            self.add(s, HSCP.placement, concept)
+            if link is not None:
+                self.add(s, link, concept)
+        self.add(s, HSCP.analystDerived, self.literal(r["basis"] == "derived"))
+        self.text(s, HSCP.derivationRule, r.get("rule"))
         self.period(s, r)
         self.text(s, HSCP.observer, r.get("observer"), lang=None)
 
@@ -318,6 +330,8 @@ class _Mapper:
         self.add(s, HSCP.value, Literal(r["value"], datatype=XSD.decimal))
         self.add(s, HSCP.unit, self.concept("unit", r["unit"]))
         self.add(s, HSCP.refPeriod, Literal(r["period"]))
+        if r.get("approximate") is not None:
+            self.add(s, HSCP.approximate, self.literal(r["approximate"]))
 
     def evaluation_designs(self, r: Record) -> None:
         s = self.resource(r, HSCP.EvaluationDesign)
@@ -352,9 +366,76 @@ class _Mapper:
     def evaluations(self, r: Record) -> None:
         s = self.resource(r, HSCP.Evaluation)
         self.labels(s, r)
-        self.add(s, HSCP.usedDesign, self.mint.ref("evaluation-designs", r["design"]))
-        self.add(s, HSCP.evaluated, self.mint.ref("partnerships", r["partnership"]))
+        if r.get("toolkit"):
+            self.add(s, HSCP.usedDesign, self.mint.ref("evaluation-designs", r["toolkit"]))
+        for table, column in (("partnerships", "partnership"), ("forms", "form")):
+            for ref in r.get(column, ()):
+                self.add(s, HSCP.evaluated, self.mint.ref(table, ref))
+        for ref in self._evaluation_jurisdictions(r):
+            self.add(s, HSCP.coversJurisdiction, self.mint.ref("jurisdictions", ref))
+        if r.get("study_design"):
+            self.add(s, HSCP.studyDesign, self.concept("study-design", r["study_design"]))
+        if r.get("evaluator"):
+            self.add(s, HSCP.evaluatorKind, self.concept("evaluator", r["evaluator"]))
+        self.text(s, HSCP.population, r.get("population"))
+        if r.get("year"):
+            self.add(s, DCTERMS.issued, Literal(f"{r['year']:04d}", datatype=XSD.gYear))
         self.period(s, r)
+
+    def _evaluation_jurisdictions(self, r: Record) -> list[str]:
+        """The jurisdictions an evaluation covers: its own column, else those of what it evaluated."""
+        found = list(r.get("jurisdiction", ()))
+        for ref in r.get("partnership", ()):
+            found.append(self._jurisdiction_of[("partnerships", ref)])
+        for ref in r.get("form", ()):
+            found.append(self._jurisdiction_of[("forms", ref)])
+        return sorted(set(found))
+
+    def findings(self, r: Record) -> None:
+        s = self.resource(r, HSCP.Finding)
+        evaluation = self._evaluations[r["evaluation"]]
+        self.add(s, HSCP.evaluation, self.mint.ref("evaluations", r["evaluation"]))
+        for table, column in (("partnerships", "partnership"), ("forms", "form")):
+            for ref in evaluation.get(column, ()):
+                self.add(s, HSCP.about, self.mint.ref(table, ref))
+        if not evaluation.get("partnership") and not evaluation.get("form"):
+            for ref in evaluation.get("jurisdiction", ()):
+                self.add(s, HSCP.about, self.mint.ref("jurisdictions", ref))
+        self.add(s, HSCP.outcomeMeasure, self.concept("outcome-measure", r["outcome"]))
+        self.add(s, HSCP.direction, self.concept("direction", r["direction"]))
+        self.text(s, HSCP.measure, r["measure"])
+        self.text(s, HSCP.magnitude, r.get("magnitude"))
+        self.add(s, HSCP.outcomeDomain, self.domain(r.get("domain")))
+        self.period(s, r)
+
+    def contexts(self, r: Record) -> None:
+        s = self.resource(r, HSCP.ContextStatement)
+        self.add(s, HSCP.about, self.mint.ref("jurisdictions", r["jurisdiction"]))
+        self.add(s, HSCP.contextTopic, self.concept("context-topic", r["topic"]))
+        for level in r.get("level", ()):
+            self.add(s, HSCP.governmentLevel, self.concept("government-level", level))
+        self.text(s, HSCP.statement, r["statement"])
+        self.period(s, r)
+
+    def events(self, r: Record) -> None:
+        s = self.resource(r, HSCP.PolicyEvent)
+        self.labels(s, r)
+        self.add(s, HSCP.about, self.mint.ref("jurisdictions", r["jurisdiction"]))
+        self.add(s, HSCP.eventKind, self.concept("event-kind", r["kind"]))
+        self.period(s, r, start_col="date")
+        for table, column in (("partnerships", "partnership"), ("forms", "form"), ("legislation", "legislation")):
+            if r.get(column):
+                self.add(s, HSCP.concerns, self.mint.ref(table, r[column]))
+
+    def conflicts(self, r: Record) -> None:
+        s = self.resource(r, HSCP.Conflict)
+        self.labels(s, r)
+        claims = [self.mint.ref(table, slug) for table, slug in r["claims"]]
+        for claim in claims:
+            self.add(s, HSCP.conflictingClaim, claim)
+            for other in claims:
+                if other != claim:
+                    self.add(claim, HSCP.conflictsWith, other)
 
     # -- whole dataset ---------------------------------------------------------------------
 

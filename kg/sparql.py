@@ -135,12 +135,14 @@ def parse(text: str) -> ParsedQuery:
                 default_graphs.append(str(clause["default"]))
             elif "named" in clause:
                 named_graphs.append(str(clause["named"]))
+        # before translateQuery, which rewrites some expressions in place (a variable that only
+        # occurs under !BOUND() is gone from the tree after it)
+        mentioned = frozenset(str(n) for n in _walk(tree) if isinstance(n, Variable))
         try:
             algebra = translateQuery(tree).algebra
         except Exception as error:  # noqa: BLE001 - e.g. a variable projected outside GROUP BY
             raise _syntax_error(text, error) from None
     variables = tuple(str(v) for v in (algebra.get("PV") or [])) if form == "select" else ()
-    mentioned = frozenset(str(n) for n in _walk(tree) if isinstance(n, Variable))
     return ParsedQuery(
         text=text,
         form=form,

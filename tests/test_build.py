@@ -58,7 +58,17 @@ def test_report_counts_and_names_the_reasoner(built):
     assert report["rows"]["partnerships"] == 2
     assert report["classes"][str(HSCP.Partnership)] == 2
     assert report["validation"] == {"conforms": True, "violations": 0}
-    assert report["claims_by_confidence"] == {"confirmed": 13, "partial": 8, "unverified": 2}  # counted in the CSVs
+    assert report["claims_by_confidence"] == {"confirmed": 22, "partial": 9, "unverified": 2}  # counted in the CSVs
+    coverage = report["coverage"]
+    assert coverage["summary"]["classifications"] == {"stated": 3, "derived": 2}
+    assert (coverage["summary"]["evaluations"], coverage["summary"]["findings"], coverage["summary"]["conflicts"]) == (2, 2, 1)
+    # Scotland's one form is placed on budget integration and sectors, both stated; England's care
+    # trust on nothing of the five core dimensions (its Torbay partnership only on Leutz and mode)
+    scotland, england = coverage["table"]["scotland"], coverage["table"]["england"]
+    assert scotland["budget-integration"] == {"forms": 1, "with_value": 1, "stated": 1, "share_with_value": 1.0, "share_stated": 1.0}
+    assert scotland["provider-payment"]["with_value"] == 0
+    assert england["budget-integration"]["with_value"] == 0
+    assert england["integration-level"] == {"forms": 1, "with_value": 1, "stated": 0, "share_with_value": 1.0, "share_stated": 0.0}
     assert report["reasoner"]["consistent"] is True
     assert report["reasoner"]["name"] in ("hermit", "owlrl")
     assert report["input_hash"].startswith("sha256:")

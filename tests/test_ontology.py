@@ -26,7 +26,7 @@ SCHEMES = {
     "confidence": ("hscp:ConfidenceLevel", "confirmed partial unverified"),
     "sector": ("hscp:Sector", "health social-care local-government housing education voluntary private insurance academic"),
     "role": ("org:Role", "member host lead-commissioner commissioner provider funder owner manager partner"),
-    "direction": ("hscp:EffectDirection", "improved worsened no-change mixed unclear"),
+    "direction": ("hscp:EffectDirection", "improved worsened no-change mixed unclear not-reported"),
     "leutz-level": ("hscp:IntegrationLevel", "linkage coordination full-integration"),
     "rainbow-model": ("hscp:IntegrationDimension", "system organisational professional clinical functional normative"),
     "selfie": (None, "service-delivery leadership-and-governance workforce financing technologies-and-medical-products information-and-research"),
@@ -38,9 +38,22 @@ SCHEMES = {
     "evaluation-dimension": ("hscp:EvaluationDimension", "process outcome"),
     "respondent-group": ("hscp:RespondentGroup", "staff service-users-and-carers"),
     "change-kind": ("hscp:ChangeKind", "rename merger designation abolition establishment"),
-    "indicator": ("hscp:Indicator", "budget population-covered count-of-bodies count-of-members count-of-staff"),
-    "unit": ("hscp:Unit", "gbp eur people bodies organisations"),
-    "dimension": ("hscp:ObservationDimension", "governance-mode frame integration-level integration-dimension"),
+    "indicator": ("hscp:Indicator", "budget population-covered count-of-bodies count-of-members count-of-staff spending count-of-participants count-of-providers share"),
+    "unit": ("hscp:Unit", "gbp eur people bodies organisations usd cad aud nzd sgd sek dkk nok percent staff beds"),
+    "dimension": ("hscp:ObservationDimension", "governance-mode frame integration-level integration-dimension integration-scope integration-domain budget-integration provider-payment legal-basis statutory-status sectors"),
+    "rainbow-scope": ("hscp:IntegrationScope", "person-focused population-based"),
+    "kodner-domain": ("hscp:IntegrationDomain", "funding administrative organisational service-delivery clinical"),
+    "budget-integration": ("hscp:BudgetIntegration", "none aligned pooled delegated structural"),
+    "provider-payment": ("hscp:ProviderPayment", "fee-for-service pay-for-coordination pay-for-performance bundled-payment shared-savings capitation-global-budget"),
+    "legal-basis": ("hscp:LegalBasisKind", "statute contract voluntary-agreement"),
+    "statutory-status": ("hscp:StatutoryStatus", "mandatory permissive non-statutory"),
+    "service-sector": ("hscp:ServiceSector", "acute-care primary-care community-health mental-health adult-social-care long-term-care childrens-services public-health housing criminal-justice education employment-welfare pharmacy"),
+    "study-design": ("hscp:StudyDesign", "rct cluster-rct difference-in-differences interrupted-time-series controlled-comparison uncontrolled-before-after systematic-review economic mixed-methods realist qualitative descriptive audit-or-review"),
+    "evaluator": ("hscp:EvaluatorKind", "independent programme-affiliated audit-body"),
+    "outcome-measure": ("hscp:OutcomeMeasure", "emergency-admissions ed-attendance delayed-discharge length-of-stay readmissions mortality cost quality-of-care user-experience quality-of-life staff-outcomes process-integration service-use access"),
+    "context-topic": ("hscp:ContextTopic", "health-financing health-provision social-care-financing social-care-provision governance population-and-need"),
+    "government-level": ("hscp:GovernmentLevel", "national regional local social-insurance private"),
+    "event-kind": ("hscp:EventKind", "legislation policy establishment abolition funding evaluation"),
 }
 
 # Source ids the schemes may cite (rows of data/sources.csv).
@@ -49,6 +62,7 @@ SOURCE_IDS = {
     "thompson-2003", "glendinning-2002", "leutz-1999", "valentijn-2013-rmic", "leijten-2018-selfie",
     "hardy-2003-pat", "health-foundation-green-paper", "health-foundation-ascof", "care-act-wellbeing",
     "project-controlled-vocabulary",
+    "frm10", "frm22", "frm56", "frm73", "frm80", "frm82", "frm124", "frm131",
 }
 
 PREFIXES = """
@@ -134,13 +148,16 @@ chg:torbay-merger a org:ChangeEvent ; rdfs:label "Torbay Care Trust merges into 
 
 obs:east-ayrshire-network a hscp:GovernanceModeObservation ; hscp:about part:east-ayrshire-ijb ;
     hscp:dimension id:dimension\\/governance-mode ; hscp:governanceMode id:governance-mode\\/network ;
+    hscp:placement id:governance-mode\\/network ; hscp:analystDerived false ;
     hscp:observer "project analysts" ; hscp:startYear 2016 ; hscp:startDate "2016"^^xsd:gYear ;
     dct:source src:s1 ; hscp:confidence conf:partial ; rdfs:comment "analyst's label, not the source's" .
 obs:east-ayrshire-leutz a hscp:IntegrationClassification ; hscp:about part:east-ayrshire-ijb ;
     hscp:dimension id:dimension\\/integration-level ; hscp:integrationLevel id:leutz-level\\/full-integration ;
+    hscp:placement id:leutz-level\\/full-integration ; hscp:analystDerived false ;
     dct:source src:s1 ; hscp:confidence conf:partial .
 obs:care-trust-frame a hscp:FrameAttribution ; hscp:about form:care-trust ;
     hscp:dimension id:dimension\\/frame ; hscp:frame id:frame\\/structural ;
+    hscp:placement id:frame\\/structural ; hscp:analystDerived false ;
     dct:source src:s1 ; hscp:confidence conf:unverified .
 
 stm:east-ayrshire-aim a hscp:StatedAim ; hscp:about part:east-ayrshire-ijb ;
@@ -480,7 +497,7 @@ def test_integration_dimension_value_must_match_the_dimension_column(shapes, voc
     data = VALID.replace("id:leutz-level\\/full-integration", "id:rainbow-model\\/clinical")
     [(focus, path, message)] = violations(data, shapes, vocabulary)
     assert focus == URIRef(BASE + "observation/east-ayrshire-leutz")
-    assert path == URIRef(HSCP + "integrationLevel")
+    assert path == URIRef(HSCP + "placement")
     assert "observations.csv" in message and "rainbow-model/clinical" in message
 
 
