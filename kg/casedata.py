@@ -84,6 +84,9 @@ class ColumnType:
     ref: str | None = None  # table the value(s) point into
     scheme: str | None = None  # concept scheme the value(s) come from
     many: bool = False
+    # how several values are told apart: ';' by default; web addresses split only where the
+    # next one starts, since a URL may hold a ';' itself (http://…?urn:…:1999;229)
+    splitter: re.Pattern = re.compile(re.escape(SEPARATOR))
 
 
 def _text(value: str) -> str:
@@ -296,7 +299,8 @@ TABLES: dict[str, Table] = {
             _c("kind", ColumnType("kind", "one of: " + ", ".join(SOURCE_KINDS), "article", _one_of("a kind of source", SOURCE_KINDS)), True, "what kind of document"),
             _c("citation", TEXT, True, "the full citation as it should be printed", 'Glasby J, Dickinson H (2008) Greater than the sum of our parts? IJIC 8.'),
             _c("year", YEAR, False, "year of publication"),
-            _c("url", ColumnType("urls", "full http(s) web addresses separated by ';'", "https://pmc.ncbi.nlm.nih.gov/articles/PMC3111890", _url, many=True), False, "where it can be read"),
+            _c("url", ColumnType("urls", "full http(s) web addresses separated by ';'", "https://pmc.ncbi.nlm.nih.gov/articles/PMC3111890", _url, many=True,
+                                splitter=re.compile(r";(?=\s*https?://)")), False, "where it can be read"),
             _c("doi", DOI, False, "its DOI"),
             _c("confidence", concept("confidence", "confirmed"), True, "how far the bibliographic details are verified"),
             _c("note", TEXT, False, "anything a reader should know", 'citation details from a secondary source'),
@@ -347,7 +351,7 @@ TABLES: dict[str, Table] = {
             _c("alt_labels", TEXTS, False, "other names", 'Torbay PCT'),
             _c("form", ref("forms", "care-trust"), True, "its form"),
             _c("jurisdiction", ref("jurisdictions", "england"), True, "where it is"),
-            _c("legal_entity", BOOL, True, "yes: a statutory body with legal personality; no: a collaboration"),
+            _c("legal_entity", BOOL, False, "yes: a statutory body with legal personality; no: a collaboration; empty when the sources do not say"),
             _c("start", DATE, False, "when it was established"),
             _c("end", DATE, False, "when it ended"),
             _c("description", TEXT, False, "what it does, in a sentence or two", 'Integrated NHS and adult social care provider.'),
@@ -632,7 +636,7 @@ def _parse_cell(column: Column, text: str, path: str, row: int, problems: list[C
             problems.append(CaseDataProblem(path, row, column.name,
                                             f"empty, but required: fill in {ctype.description} (for example '{ctype.example}')"))
         return () if ctype.many else None
-    parts = [p.strip() for p in text.split(SEPARATOR)] if ctype.many else [text]
+    parts = [p.strip() for p in ctype.splitter.split(text)] if ctype.many else [text]
     parts = [p for p in parts if p] if ctype.many else parts
     values = []
     for part in parts:

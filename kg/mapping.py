@@ -255,8 +255,9 @@ class _Mapper:
             self.add(s, FOAF.page, URIRef(r["homepage"]))
 
     def partnerships(self, r: Record) -> None:
-        kind = ORG.FormalOrganization if r["legal_entity"] else ORG.OrganizationalCollaboration
-        s = self.resource(r, HSCP.Partnership, kind)
+        legal = r.get("legal_entity")
+        kinds = () if legal is None else (ORG.FormalOrganization if legal else ORG.OrganizationalCollaboration,)
+        s = self.resource(r, HSCP.Partnership, *kinds)
         self.labels(s, r)
         self.add(s, HSCP.form, self.mint.ref("forms", r["form"]))
         self.add(s, HSCP.jurisdiction, self.mint.ref("jurisdictions", r["jurisdiction"]))
