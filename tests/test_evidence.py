@@ -131,7 +131,7 @@ def _source_urls(texts: dict[str, str]) -> dict[str, list[str]]:
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             if len(cells) >= 3 and re.fullmatch(r"[A-Z]{3}\d+", cells[0]):
                 # a cell may give a mirror too: "https://a (also https://b)"
-                found = [u.rstrip(").,;") for c in cells[1:] for u in re.findall(r"https?://\S+", c)]
+                found = [u.rstrip("),;") for c in cells[1:] for u in re.findall(r"https?://\S+", c)]
                 if found:
                     urls[cells[0].lower()] = found
     return urls
@@ -184,7 +184,8 @@ def test_every_evaluation_the_dossiers_list_is_encoded(data):
             elif line.startswith("### "):
                 in_d = line.startswith("### D.")
             elif in_d and jurisdiction and line.startswith("|") and not re.match(r"^\|\s*-", line) \
-                    and not line.lower().startswith("| evaluation"):
+                    and not line.lower().startswith("| evaluation") and not line.startswith("| Same report"):
+                # ("| Same report (as summarised elsewhere) |" repeats the row above: one evaluation)
                 listed[jurisdiction] += 1
     assert len(listed) == 20, sorted(listed)
     encoded: Counter = Counter()
@@ -203,7 +204,7 @@ WORDS = ("zero one two three four five six seven eight nine ten eleven twelve th
 
 def _number_forms(value: Decimal) -> set[str]:
     """Ways a dossier may write a number: 217724000 as 217.724m, 1400 as 1,400, 3427500000 as 3,427.5 million."""
-    forms = {format(value.normalize(), "f")}
+    forms = {format(value.normalize(), "f"), format(value, "f")}
     if value == value.to_integral_value():
         whole = int(value)
         forms |= {str(whole), f"{whole:,}", f"{whole:,}".replace(",", " "), f"{whole:,}".replace(",", ".")}
