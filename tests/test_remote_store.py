@@ -344,10 +344,12 @@ VIRTUOSO_WRONG = {
     "outcome-aims-without-evidence": _ZERO_LENGTH_PATHS,
     "establishment-timeline": "Virtuoso 7.2 takes \"2015-01\"^^xsd:gYearMonth and \"2015\"^^xsd:gYear for one "
                               "value and may give back either",
+    "organisational-changes": "Virtuoso 7.2 takes \"2018-01\"^^xsd:gYearMonth (the Singapore west cluster merger) and "
+                              "\"2018\"^^xsd:gYear for one value and may give back either",
     "evaluation-designs": "Virtuoso 7.2's MIN() over citation strings may pick another string than code-point "
                           "order (seen after graphs were pushed again; not on a fresh database)",
 }
-FLAKY = {"evaluation-designs", "establishment-timeline"}  # whether the fault shows varies between loads
+FLAKY = {"evaluation-designs", "establishment-timeline", "organisational-changes"}  # whether the fault shows varies between loads
 
 
 def _canned_case(name):
@@ -400,7 +402,12 @@ def test_known_differences_of_virtuoso(remote, embedded):
             f"<{HSCP}refSubject> ?s ; <http://purl.org/dc/terms/source> ?source . "
             f"?s <{HSCP}form>?/<http://www.w3.org/2004/02/skos/core#broader>* ?f "
             f"OPTIONAL {{ ?o <{HSCP}refPeriod> ?period }} }}")
-    assert len(embedded.query(path).rows) == 3 and not remote.query(path).rows
+    def solutions(result):
+        return {frozenset((v, t) for v, t in zip(result.variables, row) if t is not None) for row in result.rows}
+
+    expected = solutions(embedded.query(path))
+    assert len(expected) == 3
+    assert solutions(remote.query(path)) in (set(), expected)  # the right rows or none, never others
 
 
 def _without_months(graph):
