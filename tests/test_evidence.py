@@ -277,3 +277,35 @@ def test_every_row_citing_a_dossier_cites_a_source_the_dossier_cites(data):
     uncited = [f"{r.path}:{r.row}: {s}" for r in data.records() if r.table != "sources"
                for s in r.get("source", ()) if DOSSIER_SOURCE.match(s) and s not in cited]
     assert not uncited, uncited[:20]
+
+
+FLAGGED = re.compile(r"sources differ|sources disagree|conflicting figures|local sources say|conflict noted|"
+                     r"date discrepancy", re.IGNORECASE)
+
+
+@needs_dossiers
+def test_every_conflict_a_dossier_flags_is_recorded(data):
+    """A country dossier's line that says its sources disagree has a conflict among rows citing them.
+
+    (frameworks.md flags two disagreements too, on the partner countries of SUSTAIN and the
+    languages of the SCIROCCO tool; the catalogues' figures are not encoded, only their sources.)
+    """
+    rows = {(t, r.id): r for t in data.tables for r in data[t]}
+    conflict_sources = [{s for ref in c["claims"] for s in rows[ref].get("source", ())} | set(c.get("source", ()))
+                        for c in data["conflicts"]]
+    missing, flagged = [], 0
+    for name, text in _dossier_texts().items():
+        if name == "frameworks":
+            continue
+        for line in text.splitlines():
+            if not FLAGGED.search(line):
+                continue
+            cited = {m.lower() for m in re.findall(r"\[([A-Z]{3}\d+)\]", line)}
+            if not cited:
+                continue
+            flagged += 1
+            if not any(cited & sources for sources in conflict_sources):
+                missing.append(f"{name}: {line[:160]}")
+    print(f"\n{flagged} dossier lines flag disagreeing sources; {len(data['conflicts'])} conflicts recorded")
+    assert flagged >= 5
+    assert not missing, "\n".join(missing)
