@@ -126,6 +126,18 @@ def test_claim_page_links_its_source_and_shows_its_confidence(client):
     assert "partial" in html.text
 
 
+def test_a_conflicting_claim_says_so_and_links_the_other(client):
+    html = page(client.get("/doc/indicator/scotland-budget", headers=HTML))
+    assert "Sources disagree" in html.text
+    assert "/id/indicator/scotland-budget-other" in html.links
+    assert "/id/conflict/scotland-budget-figures" in html.links  # the conflict, as a backlink
+    # and in the data a client reads
+    graph = Graph().parse(data=client.get("/doc/indicator/scotland-budget.jsonld").get_data(as_text=True), format="json-ld")
+    assert (URIRef(iri("indicator", "scotland-budget")), URIRef("https://w3id.org/hscp/def#conflictsWith"),
+            URIRef(iri("indicator", "scotland-budget-other"))) in graph
+    assert "Sources disagree" not in page(client.get("/doc/partnership/torbay-care-trust", headers=HTML)).text
+
+
 def test_unknown_resource_is_a_404_naming_the_iri(client):
     response = client.get("/doc/partnership/no-such-thing", headers={"Accept": "application/json"})
     assert response.status_code == 404

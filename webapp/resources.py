@@ -104,6 +104,7 @@ def _page(iri: str, graph) -> dict:
             value = {"nested": nested}
         entry["values"].append(value)
     own_claim = None
+    conflicts = sorted((term_view(o, labels) for o in graph.objects(node, HSCP.conflictsWith)), key=lambda t: t.text)
     sources = [term_view(o, labels) for o in graph.objects(node, DCT.source)]
     confidence = graph.value(node, HSCP.confidence)
     if sources or confidence is not None:
@@ -116,6 +117,7 @@ def _page(iri: str, graph) -> dict:
         "definition": definition,
         "properties": list(properties.values()),
         "own_claim": own_claim,
+        "conflicts": conflicts,
         "claims": [
             {"claim": term_view(c.claim, labels),
              "types": [term_view(t, labels) for t in sorted(c.types)],
