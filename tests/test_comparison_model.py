@@ -8,32 +8,18 @@ must hold.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDFS
 
 from kg.casedata import read_case_data
 from kg.coverage import coverage, markdown
-from kg.errors import CaseDataError
 from kg.mapping import to_graph
 from kg.namespaces import HSCP
 from kg.validate import validate
+from test_casedata import problems_of, replace_in
 
 BASE = "https://w3id.org/hscp/id/"
-
-
-def problems_of(folder: Path, vocabulary) -> list[str]:
-    with pytest.raises(CaseDataError) as caught:
-        read_case_data(folder, vocabulary.slugs)
-    return [str(p) for p in caught.value.problems]
-
-
-def replace_in(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"fixture changed: {old!r} not in {path.name}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 # --- the case files ------------------------------------------------------------------------------
