@@ -68,7 +68,10 @@ _CLAIMS_ABOUT = _PREFIXES + """SELECT ?subject ?claim ?type ?property ?value ?so
   OPTIONAL { ?claim a ?type FILTER(STRSTARTS(STR(?type), "https://w3id.org/hscp/def#")) }
   OPTIONAL { ?claim ?property ?value
              VALUES ?property { hscp:governanceMode hscp:frame hscp:integrationLevel hscp:direction
-                                hscp:outcomeDomain hscp:statement hscp:value hscp:indicator } }
+                                hscp:outcomeDomain hscp:statement hscp:value hscp:indicator
+                                hscp:dimension hscp:placement hscp:analystDerived hscp:derivationRule
+                                hscp:outcomeMeasure hscp:magnitude hscp:evaluation
+                                hscp:contextTopic hscp:eventKind hscp:startDate } }
   OPTIONAL { ?claim dct:source ?source }
   OPTIONAL { ?claim hscp:confidence ?confidence }
 }"""
