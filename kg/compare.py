@@ -1,105 +1,395 @@
-"""Claims and the cross-country comparison: the queries behind them, in one place.
+"""The cross-country comparison: pivots on any two dimensions, side by side, the evidence gap map.
 
-:func:`claims_about` lists the sourced claims about one resource (observations, statements,
-outcome evidence, indicators) with their value, source and confidence. :func:`matrix`
-builds the jurisdictions x dimension table of :data:`DIMENSIONS`, every cell keeping the
-partnerships and claims behind it, so a view can link each number to its evidence.
-Confidence filtering is by minimum level (confirmed > partial > unverified).
+Three canned queries (``queries/comparison-units.rq``, ``comparison-classifications.rq`` and
+``comparison-findings.rq``) give the flat tables; :class:`ComparisonIndex` reads them once per
+store and answers every view from memory, so a pivot costs a few milliseconds whatever its
+dimensions. This module holds no SPARQL: its queries live in ``queries/`` like the gallery's.
 
->>> m = matrix(store, "governance-mode", minimum="partial")     # doctest: +SKIP
->>> m.cell(england, hierarchy)                                  # doctest: +SKIP
-[Entry(subject=…torbay-care-trust, claim=…observation/torbay-hierarchy, confidence='partial')]
+The **units** a view counts are partnership forms, partnerships, evaluations or findings. Each
+unit has values on each **dimension**: where it is (jurisdiction), its form, where its form sits
+on the comparison dimensions (budget integration, provider payment, ...: classifications of the
+form or of one of its partnerships), and what its evaluations found (study design, evaluator,
+outcome, direction). Every value carries the claims it rests on, so a cell of a pivot opens
+exactly the units it counts, each with its evidence.
+
+Filters: a minimum confidence (confirmed > partial > unverified) and a basis (``stated``: only
+placements the sources state; ``all``: the analyst's derived ones too) apply to the claims; a
+value no claim at that level supports is *not known* for that unit.
+
+>>> index = ComparisonIndex.load(store, catalogue)                             # doctest: +SKIP
+>>> p = index.pivot("jurisdiction", "budget-integration", measure="forms")    # doctest: +SKIP
+>>> p.count(scotland, delegated)                                              # doctest: +SKIP
+3
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 
-from rdflib import URIRef
+from rdflib import Literal, URIRef
 
 from .errors import QueryParameterError
 
 CONFIDENCE_LEVELS = ("confirmed", "partial", "unverified")
-_PREFIXES = """PREFIX hscp: <https://w3id.org/hscp/def#>
-PREFIX dct: <http://purl.org/dc/terms/>
-PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-"""
+BASES = ("all", "stated")
+MEASURES = ("forms", "partnerships", "evaluations", "findings")
+NOT_KNOWN = "not-known"  # the value a unit has on a dimension nothing places it on
+
+# name -> (title, where its values come from)
+CLASSIFICATION_DIMENSIONS = (
+    "budget-integration", "provider-payment", "sectors", "legal-basis", "statutory-status",
+    "integration-level", "integration-dimension", "integration-scope", "integration-domain",
+    "governance-mode", "frame",
+)
+EVALUATION_DIMENSIONS = ("study-design", "evaluator", "outcome", "direction")
+DIMENSIONS: dict[str, str] = {
+    "jurisdiction": "Jurisdiction",
+    "form": "Partnership form",
+    "budget-integration": "Budget integration",
+    "provider-payment": "Provider payment",
+    "sectors": "Sectors integrated",
+    "legal-basis": "Legal basis",
+    "statutory-status": "Statutory status",
+    "integration-level": "Integration level (Leutz)",
+    "integration-dimension": "Integration type (Rainbow Model)",
+    "integration-scope": "Integration scope (Rainbow Model)",
+    "integration-domain": "Integration domain (Kodner and Spreeuwenberg)",
+    "governance-mode": "Governance mode",
+    "frame": "Frame",
+    "study-design": "Evaluation design",
+    "evaluator": "Who ran the evaluation",
+    "outcome": "Outcome measured",
+    "direction": "Direction of the finding",
+}
+ID = "https://w3id.org/hscp/id/"
+
+
+def confidence_slug(term) -> str | None:
+    return None if term is None else str(term).rstrip("/").rsplit("/", 1)[-1]
+
+
+def accepted(minimum: str | None) -> tuple[str, ...]:
+    """The confidence levels at or above a minimum (None or 'unverified': all of them)."""
+    if not minimum:
+        return CONFIDENCE_LEVELS
+    if minimum not in CONFIDENCE_LEVELS:
+        raise QueryParameterError(f"confidence={minimum!r} is not a level; use one of {', '.join(CONFIDENCE_LEVELS)}.")
+    return CONFIDENCE_LEVELS[: CONFIDENCE_LEVELS.index(minimum) + 1]
+
+
+def check_dimension(name: str, parameter: str = "dimension") -> str:
+    if name not in DIMENSIONS:
+        raise QueryParameterError(f"{parameter}={name!r} is not a comparison dimension; use one of {', '.join(DIMENSIONS)}.")
+    return name
+
+
+def check_choice(value: str, allowed: Iterable[str], parameter: str) -> str:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise QueryParameterError(f"{parameter}={value!r} is not allowed; use one of {', '.join(allowed)}.")
+    return value
+
+
+# --- the flat tables ------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
-class Dimension:
-    name: str
-    title: str
-    description: str
-    sparql: str  # selects ?jurisdiction ?value ?subject ?claim ?confidence
+class Placement:
+    """One classification's value for one subject."""
 
-
-def _claims(cls: str, prop: str) -> str:
-    return _PREFIXES + f"""SELECT ?jurisdiction ?value ?subject ?claim ?confidence WHERE {{
-  ?claim a hscp:{cls} ; hscp:about ?subject ; hscp:{prop} ?value .
-  OPTIONAL {{ ?claim hscp:confidence ?confidence }}
-  ?subject hscp:jurisdiction ?jurisdiction .
-}}"""
-
-
-DIMENSIONS: dict[str, Dimension] = {d.name: d for d in (
-    Dimension("form", "Partnership form",
-              "Partnerships by the form they take (each partnership counted once, with its own confidence).",
-              _PREFIXES + """SELECT ?jurisdiction ?value ?subject ?claim ?confidence WHERE {
-  ?subject a hscp:Partnership ; hscp:form ?value ; hscp:jurisdiction ?jurisdiction .
-  OPTIONAL { ?subject hscp:confidence ?confidence }
-}"""),
-    Dimension("governance-mode", "Governance mode",
-              "Observations of the governance mode (hierarchy, market, network, hybrid) of partnerships and forms.",
-              _claims("GovernanceModeObservation", "governanceMode")),
-    Dimension("frame", "Frame",
-              "Attributions of a frame (structural, social challenges, high performance, third way).",
-              _claims("FrameAttribution", "frame")),
-    Dimension("integration-level", "Integration level",
-              "Classifications by Leutz level or Rainbow Model dimension.",
-              _claims("IntegrationClassification", "integrationLevel")),
-    Dimension("outcome-evidence", "Outcome evidence",
-              "Evidence of effects on outcomes, by the direction of the effect.",
-              _claims("OutcomeEvidence", "direction")),
-)}
-
-_CLAIMS_ABOUT = _PREFIXES + """SELECT ?subject ?claim ?type ?property ?value ?source ?confidence WHERE {
-  ?claim hscp:about ?subject .
-  OPTIONAL { ?claim a ?type FILTER(STRSTARTS(STR(?type), "https://w3id.org/hscp/def#")) }
-  OPTIONAL { ?claim ?property ?value
-             VALUES ?property { hscp:governanceMode hscp:frame hscp:integrationLevel hscp:direction
-                                hscp:outcomeDomain hscp:statement hscp:value hscp:indicator
-                                hscp:dimension hscp:placement hscp:analystDerived hscp:derivationRule
-                                hscp:outcomeMeasure hscp:magnitude hscp:evaluation
-                                hscp:contextTopic hscp:eventKind hscp:startDate } }
-  OPTIONAL { ?claim dct:source ?source }
-  OPTIONAL { ?claim hscp:confidence ?confidence }
-}"""
-
-
-@dataclasses.dataclass(frozen=True)
-class Entry:
+    claim: URIRef
     subject: URIRef
-    claim: URIRef | None
+    form: URIRef
+    jurisdiction: URIRef
+    dimension: str
+    value: URIRef
+    derived: bool
+    confidence: str
+    source: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One finding, with what its evaluation studied (one row per evaluated subject and place)."""
+
+    finding: URIRef
+    evaluation: URIRef
+    outcome: URIRef
+    direction: URIRef
+    confidence: str
+    design: URIRef | None
+    evaluator: URIRef | None
+    evaluated: URIRef | None
+    form: URIRef | None
+    jurisdiction: URIRef | None
+    source: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    minimum: str | None = None
+    basis: str = "all"
+    only: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)  # dimension -> allowed values
+
+    def __post_init__(self):
+        accepted(self.minimum)
+        check_choice(self.basis, BASES, "basis")
+        for name in self.only:
+            check_dimension(name, "filter")
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return accepted(self.minimum)
+
+    def keeps(self, confidence: str, derived: bool = False) -> bool:
+        return confidence in self.levels and not (derived and self.basis == "stated")
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """Why a unit has a value: the claims (classifications, findings, evaluations) behind it."""
+
+    claim: URIRef
     confidence: str | None
+    derived: bool = False
 
 
 @dataclasses.dataclass
-class Matrix:
-    dimension: Dimension
-    minimum: str
-    jurisdictions: list[URIRef]
-    values: list[URIRef]
-    cells: dict[tuple[URIRef, URIRef], list[Entry]]
+class Unit:
+    iri: URIRef
+    kind: str  # form, partnership, evaluation, finding
+    values: dict[str, dict[str, list[Evidence]]]  # dimension -> value IRI (or NOT_KNOWN) -> evidence
 
-    def cell(self, jurisdiction, value) -> list[Entry]:
-        return self.cells.get((URIRef(str(jurisdiction)), URIRef(str(value))), [])
 
-    def iris(self) -> set[str]:
-        found = {str(i) for i in (*self.jurisdictions, *self.values)}
-        for entries in self.cells.values():
-            found.update(str(e.subject) for e in entries)
-        return found
+@dataclasses.dataclass
+class Pivot:
+    rows: str
+    columns: str
+    measure: str
+    filters: Filters
+    row_values: list[str]
+    column_values: list[str]
+    cells: dict[tuple[str, str], list[Unit]]
+
+    def count(self, row: str, column: str) -> int:
+        return len(self.cells.get((str(row), str(column)), ()))
+
+    def units(self, row: str, column: str) -> list[Unit]:
+        return self.cells.get((str(row), str(column)), [])
+
+    def total(self) -> int:
+        return len({u.iri for units in self.cells.values() for u in units})
+
+
+class ComparisonIndex:
+    """The comparison's flat tables, read once, answering pivots, side-by-side and the gap map."""
+
+    QUERIES = ("comparison-units", "comparison-classifications", "comparison-findings")
+
+    def __init__(self, units: list[tuple[URIRef, str, URIRef, URIRef, str]], placements: list[Placement],
+                 findings: list[Finding]):
+        self.forms: dict[URIRef, URIRef] = {}  # form -> jurisdiction
+        self.partnerships: dict[URIRef, tuple[URIRef, URIRef]] = {}  # partnership -> (form, jurisdiction)
+        self.unit_confidence: dict[URIRef, str] = {}
+        for iri, kind, form, jurisdiction, confidence in units:
+            self.unit_confidence[iri] = confidence
+            if kind == "form":
+                self.forms[iri] = jurisdiction
+            else:
+                self.partnerships[iri] = (form, jurisdiction)
+        self.placements = placements
+        self.findings = findings
+        self._by_form: dict[URIRef, list[Placement]] = defaultdict(list)
+        self._by_subject: dict[URIRef, list[Placement]] = defaultdict(list)
+        for p in placements:
+            self._by_form[p.form].append(p)
+            self._by_subject[p.subject].append(p)
+        self._findings_by_form: dict[URIRef, list[Finding]] = defaultdict(list)
+        self._findings_by_evaluation: dict[URIRef, list[Finding]] = defaultdict(list)
+        for f in findings:
+            if f.form is not None:
+                self._findings_by_form[f.form].append(f)
+            self._findings_by_evaluation[f.evaluation].append(f)
+
+    @classmethod
+    def load(cls, store, catalogue) -> "ComparisonIndex":
+        """Run the three flat queries on ``store`` (once: the result is memoised on the store)."""
+
+        def compute():
+            units_q, placements_q, findings_q = (catalogue.get(n) for n in cls.QUERIES)
+            units = [(r["unit"], str(r["kind"]), r["form"], r["jurisdiction"], confidence_slug(r["confidence"]))
+                     for r in store.run(units_q, {}, limit=10_000_000).bindings()]
+            placements = [
+                Placement(r["classification"], r["subject"], r["form"], r["jurisdiction"],
+                          str(r["dimension"]).rsplit("/", 1)[-1], r["value"], _true(r["derived"]),
+                          confidence_slug(r["confidence"]), _text(r.get("firstSource")))
+                for r in store.run(placements_q, {}, limit=10_000_000).bindings()
+            ]
+            findings = [
+                Finding(r["finding"], r["evaluation"], r["outcome"], r["direction"], confidence_slug(r["confidence"]),
+                        r.get("design"), r.get("evaluator"), r.get("evaluated"), r.get("form"), r.get("jurisdiction"),
+                        _text(r.get("firstSource")))
+                for r in store.run(findings_q, {}, limit=10_000_000).bindings()
+            ]
+            return cls(units, placements, findings)
+
+        return store.memo(("comparison-index",), compute)
+
+    # -- units and their values --------------------------------------------------------------------
+
+    def _placement_values(self, placements: Iterable[Placement], filters: Filters) -> dict[str, dict[str, list[Evidence]]]:
+        values: dict[str, dict[str, list[Evidence]]] = {d: {} for d in CLASSIFICATION_DIMENSIONS}
+        for p in placements:
+            if p.dimension in values and filters.keeps(p.confidence, p.derived):
+                values[p.dimension].setdefault(str(p.value), []).append(Evidence(p.claim, p.confidence, p.derived))
+        return values
+
+    def _finding_values(self, findings: Iterable[Finding], filters: Filters,
+                        own: bool = True) -> dict[str, dict[str, list[Evidence]]]:
+        values: dict[str, dict[str, list[Evidence]]] = {d: {} for d in EVALUATION_DIMENSIONS}
+        for f in findings:
+            if not filters.keeps(f.confidence):
+                continue
+            evaluation = Evidence(f.evaluation, None)
+            finding = Evidence(f.finding, f.confidence)
+            for dimension, value, evidence in (("study-design", f.design, evaluation), ("evaluator", f.evaluator, evaluation),
+                                               ("outcome", f.outcome, finding), ("direction", f.direction, finding)):
+                if value is not None:
+                    bucket = values[dimension].setdefault(str(value), [])
+                    if evidence not in bucket:
+                        bucket.append(evidence)
+        return values
+
+    @staticmethod
+    def _merge(*parts: Mapping[str, Mapping[str, list[Evidence]]]) -> dict[str, dict[str, list[Evidence]]]:
+        merged: dict[str, dict[str, list[Evidence]]] = {}
+        for part in parts:
+            for dimension, values in part.items():
+                target = merged.setdefault(dimension, {})
+                for value, evidence in values.items():
+                    bucket = target.setdefault(value, [])
+                    bucket.extend(e for e in evidence if e not in bucket)
+        for dimension in DIMENSIONS:
+            merged.setdefault(dimension, {})
+            if not merged[dimension]:
+                merged[dimension][NOT_KNOWN] = []
+        return merged
+
+    def form_placements(self, form: URIRef) -> list[Placement]:
+        """Placements of a form: of the form itself and of its partnerships."""
+        return self._by_form.get(form, [])
+
+    def units(self, measure: str, filters: Filters) -> list[Unit]:
+        """Every unit of the measure with its values on every dimension."""
+        check_choice(measure, MEASURES, "measure")
+        out: list[Unit] = []
+        if measure == "forms":
+            for form, jurisdiction in self.forms.items():
+                if not filters.keeps(self.unit_confidence.get(form, "unverified")):
+                    continue
+                values = self._merge(
+                    {"jurisdiction": {str(jurisdiction): [Evidence(form, self.unit_confidence.get(form))]},
+                     "form": {str(form): [Evidence(form, self.unit_confidence.get(form))]}},
+                    self._placement_values(self.form_placements(form), filters),
+                    self._finding_values(self._findings_by_form.get(form, ()), filters))
+                out.append(Unit(form, "form", values))
+        elif measure == "partnerships":
+            for partnership, (form, jurisdiction) in self.partnerships.items():
+                if not filters.keeps(self.unit_confidence.get(partnership, "unverified")):
+                    continue
+                own = [p for p in self._by_subject.get(partnership, ())]
+                of_form = self._by_subject.get(form, ())
+                findings = [f for f in self._findings_by_form.get(form, ()) if f.evaluated in (partnership, form)]
+                values = self._merge(
+                    {"jurisdiction": {str(jurisdiction): [Evidence(partnership, self.unit_confidence.get(partnership))]},
+                     "form": {str(form): [Evidence(partnership, self.unit_confidence.get(partnership))]}},
+                    self._placement_values([*own, *of_form], filters),
+                    self._finding_values(findings, filters))
+                out.append(Unit(partnership, "partnership", values))
+        else:
+            groups: dict[URIRef, list[Finding]] = (self._findings_by_evaluation if measure == "evaluations"
+                                                   else defaultdict(list))
+            if measure == "findings":
+                for f in self.findings:
+                    groups[f.finding].append(f)
+            for key, rows in groups.items():
+                rows = [f for f in rows if filters.keeps(f.confidence)]
+                if not rows:
+                    continue
+                jurisdictions = {str(f.jurisdiction): [Evidence(f.evaluation, None)] for f in rows if f.jurisdiction is not None}
+                forms = {str(f.form): [Evidence(f.evaluation, None)] for f in rows if f.form is not None}
+                placements = [p for form in {f.form for f in rows if f.form is not None} for p in self.form_placements(form)]
+                values = self._merge({"jurisdiction": jurisdictions, "form": forms},
+                                     self._placement_values(placements, filters),
+                                     self._finding_values(rows, filters))
+                out.append(Unit(key, measure[:-1], values))
+        return [u for u in out if _passes(u, filters)]
+
+    # -- the views ---------------------------------------------------------------------------------
+
+    def pivot(self, rows: str, columns: str, measure: str = "forms", filters: Filters | None = None) -> Pivot:
+        """Count the units of ``measure`` by their values on two dimensions."""
+        check_dimension(rows, "rows")
+        check_dimension(columns, "columns")
+        filters = filters or Filters()
+        cells: dict[tuple[str, str], list[Unit]] = defaultdict(list)
+        row_values: set[str] = set()
+        column_values: set[str] = set()
+        for unit in self.units(measure, filters):
+            for a in unit.values[rows]:
+                for b in unit.values[columns]:
+                    if rows == columns and a != b:
+                        continue
+                    cells[(a, b)].append(unit)
+                    row_values.add(a)
+                    column_values.add(b)
+        return Pivot(rows, columns, measure, filters, ordered_values(row_values), ordered_values(column_values), dict(cells))
+
+    def side_by_side(self, jurisdictions: list[str], filters: Filters | None = None,
+                     forms: Iterable[str] = ()) -> dict[str, dict[str, list[tuple[URIRef, str, Evidence]]]]:
+        """dimension -> jurisdiction -> [(form, value, evidence)] for the chosen jurisdictions."""
+        if not 2 <= len(jurisdictions) <= 6:
+            raise QueryParameterError(f"j: choose two to six jurisdictions, not {len(jurisdictions)}.")
+        filters = filters or Filters()
+        chosen_forms = {str(f) for f in forms}
+        table: dict[str, dict[str, list[tuple[URIRef, str, Evidence]]]] = {
+            d: {j: [] for j in jurisdictions} for d in CLASSIFICATION_DIMENSIONS}
+        for form, jurisdiction in self.forms.items():
+            if str(jurisdiction) not in jurisdictions or (chosen_forms and str(form) not in chosen_forms):
+                continue
+            for dimension, values in self._placement_values(self.form_placements(form), filters).items():
+                for value, evidence in values.items():
+                    for e in evidence:
+                        table[dimension][str(jurisdiction)].append((form, value, e))
+        return table
+
+    def jurisdictions(self) -> list[str]:
+        return sorted({str(j) for j in self.forms.values()})
+
+    def forms_of(self, jurisdictions: Iterable[str]) -> list[str]:
+        wanted = {str(j) for j in jurisdictions}
+        return sorted(str(f) for f, j in self.forms.items() if str(j) in wanted)
+
+
+def _passes(unit: Unit, filters: Filters) -> bool:
+    return all(set(unit.values.get(name, {})) & set(allowed) for name, allowed in filters.only.items())
+
+
+def ordered_values(values: set[str]) -> list[str]:
+    return sorted(values, key=lambda v: (v == NOT_KNOWN, v))
+
+
+def _true(term) -> bool:
+    return bool(term.toPython()) if isinstance(term, Literal) else str(term) in ("true", "1")
+
+
+def _text(term) -> str | None:
+    return None if term is None else str(term)
+
+
+# --- claims about one resource -------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -111,52 +401,9 @@ class Claim:
     confidence: URIRef | None = None
 
 
-def confidence_slug(term) -> str | None:
-    return None if term is None else str(term).rstrip("/").rsplit("/", 1)[-1]
-
-
-def accepted(levels_minimum: str | None) -> tuple[str, ...]:
-    """The confidence levels at or above a minimum (None or 'unverified': all of them)."""
-    if not levels_minimum:
-        return CONFIDENCE_LEVELS
-    if levels_minimum not in CONFIDENCE_LEVELS:
-        raise QueryParameterError(f"confidence={levels_minimum!r} is not a level; use one of "
-                                  f"{', '.join(CONFIDENCE_LEVELS)}.")
-    return CONFIDENCE_LEVELS[: CONFIDENCE_LEVELS.index(levels_minimum) + 1]
-
-
-def dimension(name: str) -> Dimension:
-    try:
-        return DIMENSIONS[name]
-    except KeyError:
-        raise QueryParameterError(f"dimension={name!r} is not a comparison dimension; use one of "
-                                  f"{', '.join(DIMENSIONS)}.") from None
-
-
-def matrix(store, name: str, minimum: str | None = None) -> Matrix:
-    """The jurisdictions x values table of one dimension, cells holding their evidence."""
-    dim = dimension(name)
-    levels = accepted(minimum)
-    result = store.query(dim.sparql, limit=1_000_000)
-    cells: dict[tuple[URIRef, URIRef], list[Entry]] = {}
-    jurisdictions: set[URIRef] = set()
-    values: set[URIRef] = set()
-    for row in result.bindings():
-        level = confidence_slug(row.get("confidence"))
-        if level is not None and level not in levels:
-            continue
-        if level is None and len(levels) < len(CONFIDENCE_LEVELS):
-            continue
-        j, v = row["jurisdiction"], row["value"]
-        jurisdictions.add(j)
-        values.add(v)
-        cells.setdefault((j, v), []).append(Entry(row["subject"], row.get("claim"), level))
-    return Matrix(dim, minimum or "unverified", sorted(jurisdictions), sorted(values), cells)
-
-
-def claims_about(store, iri: str) -> list[Claim]:
+def claims_about(store, catalogue, iri: str) -> list[Claim]:
     """Every claim whose hscp:about is ``iri``, with its values, sources and confidence."""
-    result = store.query(_CLAIMS_ABOUT, {"subject": URIRef(str(iri))}, limit=100_000)
+    result = store.query(catalogue.get("claims-about").sparql, {"subject": URIRef(str(iri))}, limit=100_000)
     claims: dict[URIRef, Claim] = {}
     for row in result.bindings():
         claim = claims.setdefault(row["claim"], Claim(row["claim"]))

@@ -160,7 +160,7 @@ def test_every_claim_row_names_its_source_and_confidence():
         if query.name in ("label-search", "resource-summary") or query.chart and query.chart["kind"] == "heatmap":
             continue
         if query.name in ("partnerships-by-jurisdiction-and-form", "claims-by-confidence", "outcome-directions",
-                          "independent-versus-affiliated", "evidence-gaps"):
+                          "independent-versus-affiliated", "evidence-gaps", "profile-sources"):
             continue  # counts, not claims
         body = "\n".join(line for line in query.sparql.splitlines() if not line.startswith("#"))
         select = body[body.index("SELECT"):body.index("WHERE")]

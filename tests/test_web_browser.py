@@ -118,15 +118,18 @@ def test_follow_a_result_link_to_a_resource_page_and_see_a_claims_source(page):
     assert "/doc/source/fixture-analyst" in page.url
 
 
-def test_compare_matrix_renders(page):
+def test_a_pivot_cell_opens_its_units_and_claims(page):
     page.goto("/compare")
-    page.select_option("#dimension", "governance-mode")
+    page.select_option("#rows", "jurisdiction")
+    page.select_option("#columns", "governance-mode")
+    page.select_option("#measure", "partnerships")
     page.click("form.params button[type=submit]")
-    page.wait_for_selector("table#matrix")
-    cell = page.locator("table#matrix td.filled").first
-    cell.locator("summary").click()
-    link = cell.locator("a", has_text="Torbay Care Trust")
-    assert link.is_visible()
+    page.wait_for_selector("table#pivot")
+    page.locator("table#pivot td.filled a.n").first.click()
+    page.wait_for_selector("#opened")
+    opened = page.locator("#opened")
+    assert opened.locator("a", has_text="Torbay Care Trust").is_visible()
+    assert opened.locator("a[href='/id/observation/torbay-hierarchy']").count() == 1
 
 
 def test_editor_runs_a_query(page, live_url):

@@ -264,32 +264,126 @@ def test_openapi_describes_every_canned_query(client, web_app):
 
 # --- compare ------------------------------------------------------------------------------------
 
-
-@pytest.mark.parametrize("dimension", ["form", "governance-mode", "frame", "integration-level", "outcome-evidence"])
-def test_compare_matrix_renders_every_dimension(client, dimension):
-    html = page(client.get("/compare", query_string={"dimension": dimension}, headers=HTML))
-    assert html.has("table", **{"class": "matrix", "id": "matrix"}) or "No evidence" in html.text
+SCOTLAND = iri("jurisdiction", "scotland")
+DELEGATED = iri("budget-integration", "delegated")
 
 
-def test_compare_cells_link_to_partnerships_and_claims(client):
-    html = page(client.get("/compare", query_string={"dimension": "governance-mode"}, headers=HTML))
-    assert "/id/jurisdiction/england" in html.links
-    assert "/id/partnership/torbay-care-trust" in html.links
-    assert "/id/observation/torbay-hierarchy" in html.links
+@pytest.mark.parametrize("measure", ["forms", "partnerships", "evaluations", "findings"])
+def test_every_pivot_cell_counts_the_units_it_opens(client, measure):
+    data = client.get("/compare.json", query_string={"rows": "jurisdiction", "columns": "budget-integration",
+                                                      "measure": measure}).get_json()
+    assert data["cells"]
+    for cell in data["cells"]:
+        assert cell["count"] == len(cell["units"]) == len({u["unit"] for u in cell["units"]})
 
 
-def test_compare_filters_by_confidence(client):
-    everything = client.get("/compare.json", query_string={"dimension": "governance-mode"}).get_json()
-    confirmed = client.get("/compare.json", query_string={"dimension": "governance-mode",
-                                                          "confidence": "confirmed"}).get_json()
-    assert any(e["confidence"] == "partial" for c in everything["cells"] for e in c["entries"])
-    assert all(e["confidence"] == "confirmed" for c in confirmed["cells"] for e in c["entries"])
+def test_a_pivot_cell_matches_the_graph(client, web_store):
+    """Scotland's forms with a delegated budget: the pivot against a query of the graph itself."""
+    data = client.get("/compare.json", query_string={"rows": "jurisdiction", "columns": "budget-integration"}).get_json()
+    cell = next(c for c in data["cells"] if (c["row"], c["column"]) == (SCOTLAND, DELEGATED))
+    forms = web_store.query(
+        "SELECT DISTINCT ?form ?v ?j WHERE { ?c a <https://w3id.org/hscp/def#Classification> ; "
+        "<https://w3id.org/hscp/def#placement> ?v ; <https://w3id.org/hscp/def#about> ?form . "
+        "?form <https://w3id.org/hscp/def#jurisdiction> ?j }", {"v": URIRef(DELEGATED), "j": URIRef(SCOTLAND)}).rows
+    assert cell["count"] == len(forms) == 1
+    assert cell["units"][0]["evidence"][1]["claim"] == iri("observation", "ijb-budget-delegated")
 
 
-def test_compare_rejects_an_unknown_dimension(client):
-    response = client.get("/compare.json", query_string={"dimension": "colour"})
+def test_a_pivot_shows_not_known_and_opens_a_cell_with_its_claims(client):
+    html = page(client.get("/compare", query_string={"rows": "jurisdiction", "columns": "budget-integration",
+                                                     "row": SCOTLAND, "column": DELEGATED}, headers=HTML))
+    assert html.has("table", **{"class": "matrix pivot", "id": "pivot"})
+    assert "not known" in html.text  # England's care trust: no budget placement
+    assert "/id/partnership-form/integration-joint-board" in html.links
+    assert "/id/observation/ijb-budget-delegated" in html.links
+
+
+def test_pivot_filters_by_confidence_and_basis(client):
+    def count(**params):
+        data = client.get("/compare.json", query_string={"rows": "jurisdiction", "columns": "integration-level",
+                                                         "measure": "partnerships", **params}).get_json()
+        return sum(c["count"] for c in data["cells"] if c["column"] != "not-known")
+
+    assert count() == 1  # Torbay: full integration, derived and partial
+    assert count(confidence="confirmed") == 0
+    assert count(basis="stated") == 0
+
+
+def test_the_first_compare_urls_redirect_to_the_pivot(client):
+    response = client.get("/compare", query_string={"dimension": "governance-mode", "confidence": "partial"})
+    assert response.status_code == 301
+    target = response.headers["Location"]
+    assert "rows=jurisdiction" in target and "columns=governance-mode" in target and "confidence=partial" in target
+    assert client.get(target, headers=HTML).status_code == 200
+
+
+@pytest.mark.parametrize("params, word", [({"rows": "colour"}, "colour"), ({"measure": "votes"}, "votes"),
+                                          ({"confidence": "certain"}, "certain"), ({"basis": "hunch"}, "hunch"),
+                                          ({"dimension": "colour"}, "colour")])
+def test_pivot_parameters_are_checked(client, params, word):
+    response = client.get("/compare.json", query_string=params)
     assert response.status_code == 400
-    assert "colour" in response.get_json()["error"]
+    assert word in response.get_json()["error"]
+
+
+def test_side_by_side_puts_jurisdictions_in_columns(client):
+    html = page(client.get("/compare/side-by-side", query_string=[("j", "scotland"), ("j", "england")], headers=HTML))
+    assert html.has("table", **{"class": "matrix side-by-side", "id": "side-by-side"})
+    assert "/id/observation/ijb-sectors" in html.links and "not known" in html.text
+    data = client.get("/compare/side-by-side.json", query_string=[("j", "scotland"), ("j", "england"),
+                                                                   ("basis", "stated")]).get_json()
+    sectors = data["dimensions"]["sectors"][SCOTLAND]
+    assert {c["value"] for c in sectors} == {iri("service-sector", s) for s in ("adult-social-care", "primary-care", "community-health")}
+    assert all(c["basis"] == "stated" for row in data["dimensions"].values() for cells in row.values() for c in cells)
+
+
+@pytest.mark.parametrize("j", [["scotland"], ["scotland", "atlantis"]])
+def test_side_by_side_needs_two_to_six_known_jurisdictions(client, j):
+    response = client.get("/compare/side-by-side.json", query_string=[("j", x) for x in j])
+    assert response.status_code == 400
+
+
+def test_evidence_gap_map_cells_and_gaps(client):
+    data = client.get("/evidence.json", query_string={"rows": "form"}).get_json()
+    cells = {(c["row"], c["outcome"]): c for c in data["cells"]}
+    ijb = cells[(iri("partnership-form", "integration-joint-board"), iri("outcome-measure", "delayed-discharge"))]
+    assert ijb["directions"] == {iri("direction", "improved"): 1} and ijb["strongest_design_rank"] == 3
+    html = page(client.get("/evidence", query_string={"rows": "form", "row": iri("partnership-form", "integration-joint-board"),
+                                                      "column": iri("outcome-measure", "mortality")}, headers=HTML))
+    assert "/id/finding/ijb-did-mortality" in html.links and "/id/evaluation/ijb-did" in html.links
+    assert html.has("span", **{"class": "zero", "aria-label": "gap: no evidence"})  # a visible gap
+
+
+def test_evidence_gap_map_filters(client):
+    independent = client.get("/evidence.json", query_string={"evaluator": "independent"}).get_json()
+    affiliated = client.get("/evidence.json", query_string={"evaluator": "programme-affiliated"}).get_json()
+    assert independent["cells"] and not affiliated["cells"]  # the fixture's affiliated evaluation has no findings
+    assert client.get("/evidence.json", query_string={"design": "astrology"}).status_code == 400
+    assert client.get("/evidence.json", query_string={"jurisdiction": "atlantis"}).status_code == 400
+
+
+def test_a_country_profile_links_every_value_to_its_claim(client):
+    html = page(client.get("/doc/jurisdiction/scotland", headers=HTML))
+    for section in ("System context", "Partnership forms on the shared dimensions", "Named partnerships", "Reform timeline",
+                    "Evaluations, by outcome measured", "Stated aims against observed drivers", "Conflicting sources", "Sources"):
+        assert section in html.text, section
+    assert "Councils are responsible for social services." in html.text
+    assert "/id/context/scotland-councils-social-care" in html.links
+    assert "/id/observation/ijb-budget-delegated" in html.links and "not known" in html.text  # provider payment
+    assert "/id/partnership/ayrshire-ijb" in html.links
+    assert "/id/event/scotland-act-2014" in html.links
+    assert "/id/finding/ijb-did-delayed-discharge" in html.links and "/id/evaluation/ijb-did" in html.links
+    assert "/id/statement/scotland-shift-aim" in html.links
+    assert "/id/conflict/scotland-budget-figures" in html.links
+    assert "/id/source/glasby-2008" in html.links
+    assert html.has("svg", role="img")  # the timeline and the directions, drawn on the server
+    # other resources keep the plain resource page
+    assert "Country profile" not in page(client.get("/doc/partnership/torbay-care-trust", headers=HTML)).text
+
+
+def test_jurisdictions_index_links_profiles(client):
+    html = page(client.get("/jurisdictions", headers=HTML))
+    assert "/id/jurisdiction/scotland" in html.links and "/id/jurisdiction/england" in html.links
 
 
 # --- dataset, ontology ------------------------------------------------------------------------------

@@ -49,6 +49,10 @@ def assert_escaped(response) -> None:
     (f"/queries/{SCRIPT}", {}),
     (f"/doc/partnership/{SCRIPT}", {}),
     ("/compare", {"dimension": SCRIPT}),
+    ("/compare", {"rows": SCRIPT}),
+    ("/compare", {"row": SCRIPT, "column": SCRIPT}),
+    ("/compare/side-by-side", {"j": SCRIPT}),
+    ("/evidence", {"jurisdiction": SCRIPT}),
 ])
 def test_a_script_literal_is_escaped_everywhere(client, path, params):
     response = client.get(path, query_string=params, headers=HTML)

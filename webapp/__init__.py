@@ -56,6 +56,13 @@ class KG:
         return self.cached("catalogue", lambda: Catalogue.load(self.settings.queries_path))
 
     @property
+    def comparison(self):
+        """The comparison index (kg.compare) over this app's store, read once."""
+        from kg.compare import ComparisonIndex
+
+        return ComparisonIndex.load(self.store, self.catalogue)
+
+    @property
     def vocabulary(self):
         from kg.vocabulary import load_vocabulary
 

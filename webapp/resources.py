@@ -64,6 +64,8 @@ def document(path: str):
         body = graph.serialize(format={"turtle": "turtle", "jsonld": "json-ld", "rdfxml": "xml",
                                        "nt": "nt"}[chosen.name], encoding="utf-8")
         response = Response(body, content_type=chosen.content_type)
+    elif path.startswith("jurisdiction/") and (URIRef(iri), RDF.type, HSCP.Jurisdiction) in graph:
+        response = Response(render_template("profile.html", **_page(iri, graph), profile=_profile(iri)))
     else:
         response = Response(render_template("resource.html", **_page(iri, graph)))
     response.headers["Link"] = f'<{iri}>; rel="describes"'
@@ -81,7 +83,7 @@ def _page(iri: str, graph) -> dict:
     node = URIRef(iri)
     backlinks = store.backlinks(iri).rows
     # Claims point at what they are about: look for them only when something does.
-    claims = claims_about(store, iri) if any(p == HSCP.about for _, p, _ in backlinks) or len(backlinks) >= 200 else []
+    claims = claims_about(store, kg().catalogue, iri) if any(p == HSCP.about for _, p, _ in backlinks) or len(backlinks) >= 200 else []
     own = [(p, o) for p, o in graph.predicate_objects(node)]
     terms = [p for p, _ in own] + [o for _, o in own]
     terms += [t for s, p, _ in backlinks for t in (s, p)]
@@ -131,3 +133,67 @@ def _page(iri: str, graph) -> dict:
         "backlinks_truncated": len(backlinks) >= 200,
         "path": iri[len(kg().settings.base_iri):],
     }
+
+
+def _profile(iri: str) -> dict:
+    """A jurisdiction's profile (kg.profile), with one labels batch and its charts."""
+    from kg.compare import DIMENSIONS
+    from kg.profile import profile
+
+    from . import charts
+
+    app = kg()
+    found = profile(app.store, app.catalogue, app.comparison, iri)
+    labels = labels_for(list(found.iris()))
+    view = lambda t: term_view(t, labels) if t is not None else None  # noqa: E731
+    timeline_query = app.catalogue.get("reform-timeline")
+    timeline = found.timeline
+    directions = {}
+    for outcome, rows in found.findings.items():
+        for r in rows:
+            directions.setdefault(outcome, {}).setdefault(str(r["direction"]), 0)
+            directions[outcome][str(r["direction"])] += 1
+    stacked_rows = [(URIRef(o), URIRef(d), n) for o, ds in directions.items() for d, n in ds.items()]
+    return {
+        "context": _context(found.context, view),
+        "forms": [{"form": view(form), "dimensions": [
+            {"title": DIMENSIONS[d], "values": [{"value": view(URIRef(v)), "claim": view(e.claim), "confidence": e.confidence,
+                                                "derived": e.derived} for v, e in values]}
+            for d, values in dims.items()]} for form, dims in found.forms.items()],
+        "partnerships": [(view(p), view(f)) for p, f in found.partnerships],
+        "timeline_chart": charts.render(timeline_query.chart, timeline.variables, timeline.rows, labels,
+                                        title="Reform timeline") if timeline_query.chart else None,
+        "timeline": [{"year": r.get("year"), "end": r.get("endYear"), "event": view(r["event"]), "label": str(r["label"]),
+                      "kind": view(r["kind"]), "confidence": str(r["confidence"]).lower()} for r in timeline.bindings()],
+        "directions_chart": charts.render({"kind": "stacked-bar", "x": "outcome", "y": "findings", "series": "direction"},
+                                          ["outcome", "direction", "findings"],
+                                          [(o, d, _integer(n)) for o, d, n in stacked_rows], labels,
+                                          title="Findings by outcome and direction"),
+        "findings": [(view(URIRef(o)), [{k: view(v) if k != "confidence" else v for k, v in r.items()} for r in rows])
+                     for o, rows in found.findings.items()],
+        "statements": [{"kind": str(r["kind"]), "subject": view(r["subject"]), "claim": view(r["claim"]),
+                        "statement": str(r["statement"]), "confidence": str(r["confidence"]).lower()} for r in found.statements],
+        "conflicts": [{"conflict": view(c), "label": e["label"],
+                       "claims": [(view(claim), conf.lower()) for claim, conf, _ in e["claims"]]}
+                      for c, e in found.conflicts.items()],
+        "sources": [{"source": view(r["source"]), "citation": str(r["citation"]), "rows": int(r["rows"])} for r in found.sources],
+    }
+
+
+def _context(rows: list[dict], view) -> list[dict]:
+    """One entry per context fact, its levels of government together (the query gives a row each)."""
+    facts: dict = {}
+    for r in rows:
+        entry = facts.setdefault(r["fact"], {"topic": view(r["topic"]), "statement": str(r["statement"]),
+                                             "fact": view(r["fact"]), "levels": [],
+                                             "confidence": str(r["confidence"]).lower()})
+        if r.get("levelLabel") and str(r["levelLabel"]) not in entry["levels"]:
+            entry["levels"].append(str(r["levelLabel"]))
+    return [dict(e, level=", ".join(e["levels"]) or None) for e in facts.values()]
+
+
+def _integer(n: int):
+    from rdflib import Literal
+    from rdflib.namespace import XSD
+
+    return Literal(n, datatype=XSD.integer)
