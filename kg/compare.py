@@ -416,3 +416,58 @@ def claims_about(store, catalogue, iri: str) -> list[Claim]:
         if "confidence" in row:
             claim.confidence = row["confidence"]
     return sorted(claims.values(), key=lambda c: (sorted(map(str, c.types)), str(c.claim)))
+
+
+# --- the JSON shapes of the comparison views (for /openapi.json and the tests) ---------------------
+
+_EVIDENCE = {"type": "object", "required": ["dimension", "value", "claim", "confidence", "basis"],
+             "properties": {"dimension": {"type": "string"}, "value": {"type": "string"}, "claim": {"type": "string"},
+                            "confidence": {"type": ["string", "null"]}, "basis": {"enum": ["stated", "derived"]}}}
+PIVOT_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Pivot", "type": "object",
+    "required": ["ok", "rows", "columns", "measure", "confidence", "basis", "row_values", "column_values", "cells"],
+    "properties": {
+        "ok": {"const": True}, "rows": {"enum": list(DIMENSIONS)}, "columns": {"enum": list(DIMENSIONS)},
+        "measure": {"enum": list(MEASURES)}, "confidence": {"enum": list(CONFIDENCE_LEVELS)}, "basis": {"enum": list(BASES)},
+        "row_values": {"type": "array", "items": {"type": "string"}},
+        "column_values": {"type": "array", "items": {"type": "string"}},
+        "cells": {"type": "array", "items": {
+            "type": "object", "required": ["row", "column", "count", "units"],
+            "properties": {"row": {"type": "string"}, "column": {"type": "string"}, "count": {"type": "integer", "minimum": 1},
+                           "units": {"type": "array", "items": {
+                               "type": "object", "required": ["unit", "kind", "evidence"],
+                               "properties": {"unit": {"type": "string"}, "kind": {"type": "string"},
+                                              "evidence": {"type": "array", "items": _EVIDENCE}}}}}}},
+    },
+}
+SIDE_BY_SIDE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Side by side", "type": "object", "required": ["ok", "jurisdictions", "basis", "confidence", "dimensions"],
+    "properties": {
+        "ok": {"const": True}, "jurisdictions": {"type": "array", "minItems": 2, "maxItems": 6, "items": {"type": "string"}},
+        "basis": {"enum": list(BASES)}, "confidence": {"enum": list(CONFIDENCE_LEVELS)},
+        "dimensions": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {
+            "type": "array", "items": {"type": "object", "required": ["form", "value", "claim", "confidence", "basis"],
+                                       "properties": {"form": {"type": "string"}, "value": {"type": "string"},
+                                                      "claim": {"type": "string"}, "confidence": {"type": ["string", "null"]},
+                                                      "basis": {"enum": ["stated", "derived"]}}}}}},
+    },
+}
+GAP_MAP_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Evidence gap map", "type": "object",
+    "required": ["ok", "rows", "filters", "confidence", "row_values", "outcomes", "cells"],
+    "properties": {
+        "ok": {"const": True}, "rows": {"enum": ["form", "budget-integration", "provider-payment"]},
+        "filters": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "confidence": {"enum": list(CONFIDENCE_LEVELS)},
+        "row_values": {"type": "array", "items": {"type": "string"}}, "outcomes": {"type": "array", "items": {"type": "string"}},
+        "cells": {"type": "array", "items": {
+            "type": "object", "required": ["row", "outcome", "findings", "evaluations", "directions", "strongest_design_rank"],
+            "properties": {"row": {"type": "string"}, "outcome": {"type": "string"},
+                           "findings": {"type": "integer", "minimum": 1}, "evaluations": {"type": "integer", "minimum": 1},
+                           "directions": {"type": "object", "additionalProperties": {"type": "integer"}},
+                           "strongest_design_rank": {"type": ["integer", "null"]}}}},
+    },
+}

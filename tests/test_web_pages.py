@@ -381,6 +381,43 @@ def test_a_country_profile_links_every_value_to_its_claim(client):
     assert "Country profile" not in page(client.get("/doc/partnership/torbay-care-trust", headers=HTML)).text
 
 
+@pytest.mark.parametrize("path, params, schema", [
+    ("/compare.json", {"rows": "form", "columns": "outcome", "measure": "findings"}, "PIVOT_SCHEMA"),
+    ("/compare/side-by-side.json", [("j", "scotland"), ("j", "england")], "SIDE_BY_SIDE_SCHEMA"),
+    ("/evidence.json", {"rows": "budget-integration"}, "GAP_MAP_SCHEMA"),
+])
+def test_comparison_json_has_the_published_shape(client, path, params, schema):
+    import jsonschema
+
+    from kg import compare
+
+    document = client.get(path, query_string=params).get_json()
+    jsonschema.Draft202012Validator.check_schema(getattr(compare, schema))
+    jsonschema.validate(document, getattr(compare, schema))
+    spec = client.get("/openapi.json").get_json()
+    assert spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == getattr(compare, schema)
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/compare", {"rows": "jurisdiction", "columns": "budget-integration"}),
+    ("/compare/side-by-side", [("j", "scotland"), ("j", "england")]),
+    ("/evidence", {"rows": "form"}),
+])
+def test_comparison_downloads_carry_citation_and_licence(client, path, params):
+    import openpyxl
+
+    response = client.get(path + ".csv", query_string=params)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert len(rows) > 3 and rows[0]
+    metadata = " ".join(cell for row in rows if row and row[0].startswith("# ") for cell in row)
+    assert "Cite as:" in metadata and "CC BY 4.0" in metadata and path in metadata
+    workbook = openpyxl.load_workbook(io.BytesIO(client.get(path + ".xlsx", query_string=params).data))
+    assert [c.value for c in next(workbook["data"].iter_rows(max_row=1))] == rows[0]
+    about = " ".join(str(c.value) for row in workbook["about"].iter_rows() for c in row if c.value)
+    assert "CC BY 4.0" in about and "partnership-kg" in about
+
+
 def test_jurisdictions_index_links_profiles(client):
     html = page(client.get("/jurisdictions", headers=HTML))
     assert "/id/jurisdiction/scotland" in html.links and "/id/jurisdiction/england" in html.links

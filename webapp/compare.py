@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections import Counter
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
-from rdflib import URIRef
+from rdflib import Literal, URIRef
 
 from kg import compare as kc
 from kg import tables
 from kg.errors import QueryParameterError
 
-from . import kg, negotiation
+from . import charts, kg, negotiation
 from .rendering import labels_for as _labels_for, term_view as _term_view
 
 bp = Blueprint("compare", __name__)
@@ -154,8 +154,14 @@ def pivot(extension: str | None = None):
     table = [{"value": _value_view(a, labels), "raw": a,
               "cells": [{"raw": b, "count": p.count(a, b), "focused": cell == (a, b)} for b in p.column_values]}
              for a in p.row_values]
+    def term(value):
+        return Literal("not known") if value == kc.NOT_KNOWN else URIRef(value)
+
+    chart = charts.render({"kind": "heatmap", "x": "column", "y": "count", "series": "row"}, ["row", "column", "count"],
+                          [(term(a), term(b), Literal(len(units))) for (a, b), units in sorted(p.cells.items())],
+                          labels, title=f"{measure.capitalize()} by {kc.DIMENSIONS[rows].lower()} and {kc.DIMENSIONS[columns].lower()}")
     return render_template(
-        "pivot.html", pivot=p, table=table, columns=[_value_view(b, labels) for b in p.column_values],
+        "pivot.html", pivot=p, chart=chart, table=table, columns=[_value_view(b, labels) for b in p.column_values],
         dimensions=kc.DIMENSIONS, measures=kc.MEASURES, levels=kc.CONFIDENCE_LEVELS, bases=kc.BASES,
         rows=rows, columns_name=columns, measure=measure, minimum=filters.minimum or "unverified", basis=filters.basis,
         opened=[_unit_view(u, (rows, columns), cell, labels) for u in opened],

@@ -160,6 +160,7 @@ def openapi() -> Response:
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         }}
+    paths.update(_comparison_paths())
     document = {
         "openapi": "3.1.0",
         "info": {"title": "Health and social care partnerships: canned queries", "version": "0.1.0",
@@ -174,3 +175,52 @@ def openapi() -> Response:
                            "title": {"type": "string"}}}}},
     }
     return jsonify(document)
+
+
+def _comparison_paths() -> dict:
+    """The comparison views as operations, with the JSON shapes of kg.compare."""
+    from kg import compare, tables
+
+    error = {"description": "A parameter is not one of its allowed values",
+             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    downloads = {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}
+    dimension = {"type": "string", "enum": list(compare.DIMENSIONS)}
+    confidence = {"name": "confidence", "in": "query", "required": False, "schema": {"type": "string", "enum": list(compare.CONFIDENCE_LEVELS)}}
+    basis = {"name": "basis", "in": "query", "required": False, "schema": {"type": "string", "enum": list(compare.BASES)}}
+
+    def operation(name, summary, parameters, schema):
+        return {"get": {"operationId": name, "summary": summary, "tags": ["compare"], "parameters": parameters,
+                        "responses": {"200": {"description": summary, "content": {"application/json": {"schema": schema},
+                                                                                  "text/html": {}}},
+                                      "400": error}}}
+
+    pivot = [{"name": "rows", "in": "query", "required": False, "schema": dimension},
+             {"name": "columns", "in": "query", "required": False, "schema": dimension},
+             {"name": "measure", "in": "query", "required": False, "schema": {"type": "string", "enum": list(compare.MEASURES)}},
+             confidence, basis,
+             {"name": "row", "in": "query", "required": False, "schema": {"type": "string"}, "description": "open this cell's row value"},
+             {"name": "column", "in": "query", "required": False, "schema": {"type": "string"}, "description": "and its column value"}]
+    sides = [{"name": "j", "in": "query", "required": True, "schema": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 6},
+              "style": "form", "explode": True, "description": "two to six jurisdiction ids"},
+             {"name": "form", "in": "query", "required": False, "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
+             confidence, basis]
+    gap = [{"name": "rows", "in": "query", "required": False, "schema": {"type": "string", "enum": ["form", "budget-integration", "provider-payment"]}},
+           {"name": "jurisdiction", "in": "query", "required": False, "schema": {"type": "string"}},
+           {"name": "design", "in": "query", "required": False, "schema": {"type": "string"}},
+           {"name": "evaluator", "in": "query", "required": False, "schema": {"type": "string"}}, confidence]
+    paths = {
+        "/compare.json": operation("compare_pivot", "A pivot on any two comparison dimensions", pivot, compare.PIVOT_SCHEMA),
+        "/compare/side-by-side.json": operation("compare_side_by_side", "Two to six jurisdictions side by side", sides,
+                                                compare.SIDE_BY_SIDE_SCHEMA),
+        "/evidence.json": operation("evidence_gap_map", "The evidence gap map", gap, compare.GAP_MAP_SCHEMA),
+    }
+    for path, params in (("/compare", pivot), ("/compare/side-by-side", sides), ("/evidence", gap)):
+        for extension in ("csv", "xlsx"):
+            paths[f"{path}.{extension}"] = {"get": {
+                "operationId": f"{path.strip('/').replace('/', '_').replace('-', '_')}_{extension}",
+                "summary": f"The same table as {extension.upper()}, with its URL, citation and licence",
+                "tags": ["compare", "downloads"], "parameters": params,
+                "responses": {"200": {"description": "the table", "content": {m: {} for m in downloads if extension in m or
+                                                                             (extension == "xlsx" and "spreadsheet" in m)}},
+                              "400": error}}}
+    return paths
