@@ -155,3 +155,122 @@ def test_editor_falls_back_to_a_plain_form_without_javascript(page):
     page.click("#plain-editor button[type=submit]")
     page.wait_for_selector("table.results")
     assert "Torbay Care Trust" in page.locator("table.results").inner_text()
+
+
+# --- the comparison workbench, on the bundled evidence ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundled_url(bundled_app):
+    import waitress.server
+
+    server = waitress.server.create_server(bundled_app, host="127.0.0.1", port=_free_port(), threads=4)
+    thread = threading.Thread(target=server.run, name="kg-test-bundled-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(5)
+
+
+@pytest.fixture
+def bundled_page(browser, bundled_url, request):
+    context = browser.new_context(base_url=bundled_url)
+    page = context.new_page()
+    outside, errors = [], []
+    page.on("request", lambda req: outside.append(req.url) if urlsplit(req.url).hostname not in ("127.0.0.1", None) else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert outside == [], f"the page made requests off this server: {outside}"
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_a_profile_value_leads_to_its_claim_and_on_to_its_source(bundled_page):
+    page = bundled_page
+    page.goto("/jurisdictions")
+    page.click("table#jurisdictions >> text=Scotland")
+    page.wait_for_selector("h2#forms")
+    assert page.url.endswith("/doc/jurisdiction/scotland")
+    placement = page.locator("table.placements span.placement").first
+    placement.locator("a.claim-link").click()
+    page.wait_for_selector("p.claim-of-self")
+    assert "/doc/observation/" in page.url
+    page.locator("p.claim-of-self a").first.click()
+    page.wait_for_selector("h1")
+    assert "/doc/source/" in page.url
+
+
+def test_three_jurisdictions_side_by_side(bundled_page):
+    page = bundled_page
+    page.goto("/compare/side-by-side")
+    for name in ("Scotland", "Wales", "Sweden"):
+        page.get_by_label(name, exact=True).check()
+    page.get_by_label("Placements").select_option("stated")
+    page.click("form.params button[type=submit]")
+    page.wait_for_selector("table#side-by-side")
+    headers = page.locator("table#side-by-side thead th").all_inner_texts()
+    assert sorted(headers[1:]) == ["Scotland", "Sweden", "Wales"]
+    assert "basis=stated" in page.url
+    assert page.locator("table#side-by-side .badge.derived").count() == 0
+    assert page.locator("table#side-by-side .badge.stated").count() > 0
+
+
+def test_a_pivot_on_the_bundled_data_opens_a_cell_whose_count_it_shows(bundled_page):
+    page = bundled_page
+    page.goto("/compare")
+    page.select_option("#rows", "study-design")
+    page.select_option("#columns", "direction")
+    page.select_option("#measure", "findings")
+    page.click("form.params button[type=submit]")
+    page.wait_for_selector("table#pivot")
+    number = page.locator("table#pivot td.filled a.n").first
+    count = int(number.inner_text())
+    number.click()
+    page.wait_for_selector("#opened")
+    assert page.locator("#opened > ul.claims > li").count() == count
+
+
+def test_the_evidence_gap_map_filters_and_opens_a_cell(bundled_page):
+    page = bundled_page
+    page.goto("/evidence")
+    page.select_option("#rows", "budget-integration")
+    page.select_option("#evaluator", "audit-body")
+    page.click("form.params button[type=submit]")
+    page.wait_for_selector("table#gap-map")
+    assert "evaluator=audit-body" in page.url
+    assert page.locator("table#gap-map td.gap").count() > 0  # the gaps show
+    cell = page.locator("table#gap-map td.filled a").first
+    findings = int(cell.locator(".n").inner_text())
+    cell.click()
+    page.wait_for_selector("#opened")
+    assert page.locator("#opened li.claim").count() == findings
+    assert page.locator("#opened a[href^='/id/evaluation/']").count() >= 1
+
+
+AXE = Path(__file__).resolve().parent.parent / "webapp" / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+PAGES = ["/", "/queries", "/queries/reform-timeline", "/sparql", "/def", "/dataset", "/jurisdictions",
+         "/doc/jurisdiction/scotland", "/doc/partnership-form/integration-joint-board", "/compare",
+         "/compare/side-by-side?j=scotland&j=wales&j=sweden", "/evidence?rows=budget-integration"]
+
+
+@pytest.fixture(scope="module")
+def axe_page(browser, bundled_url):
+    if not AXE.is_file():
+        pytest.skip("axe-core is not installed (webapp/frontend/install-assets.sh installs it from the npm registry)")
+    # the pages' Content-Security-Policy forbids injected scripts: only this checking context bypasses it
+    context = browser.new_context(base_url=bundled_url, bypass_csp=True)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_serious_accessibility_violation(axe_page, path):
+    axe_page.goto(path)
+    axe_page.add_script_tag(path=str(AXE))
+    result = axe_page.evaluate("""async () => (await axe.run(document, {runOnly: {type: 'tag',
+        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})).violations.map(v => ({id: v.id, impact: v.impact,
+        help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))""")
+    serious = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert serious == [], serious

@@ -97,6 +97,8 @@ def _unit_view(unit: kc.Unit, dims: tuple[str, ...], values: tuple[str, ...], la
     evidence = []
     for dim, value in zip(dims, values):
         for e in unit.values[dim].get(value, ()):
+            if e.claim == unit.iri:  # where the unit is, or what form it is: the unit's own row says so
+                continue
             evidence.append({"claim": term_view(e.claim, labels), "confidence": e.confidence,
                              "derived": e.derived, "dimension": kc.DIMENSIONS[dim]})
     return {"unit": term_view(unit.iri, labels), "evidence": evidence}
