@@ -25,6 +25,7 @@ value no claim at that level supports is *not known* for that unit.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
@@ -138,6 +139,8 @@ class Filters:
         check_choice(self.basis, BASES, "basis")
         for name in self.only:
             check_dimension(name, "filter")
+        # a hashable, order-free form of ``only``, so that answers can be cached by their filters
+        object.__setattr__(self, "only", _FrozenOnly((k, frozenset(v)) for k, v in self.only.items()))
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -145,6 +148,18 @@ class Filters:
 
     def keeps(self, confidence: str, derived: bool = False) -> bool:
         return confidence in self.levels and not (derived and self.basis == "stated")
+
+
+class _FrozenOnly(dict):
+    """A read-only, hashable mapping of filter dimension -> allowed values."""
+
+    def __hash__(self):
+        return hash(frozenset(self.items()))
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("filters are read-only")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _refuse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,7 +175,7 @@ class Evidence:
 class Unit:
     iri: URIRef
     kind: str  # form, partnership, evaluation, finding
-    values: dict[str, dict[str, list[Evidence]]]  # dimension -> value IRI (or NOT_KNOWN) -> evidence
+    values: dict[str, dict[str, dict[Evidence, None]]]  # dimension -> value IRI (or NOT_KNOWN) -> evidence (an ordered set)
 
 
 @dataclasses.dataclass
@@ -206,6 +221,8 @@ class ComparisonIndex:
         for p in placements:
             self._by_form[p.form].append(p)
             self._by_subject[p.subject].append(p)
+        self._lock = threading.Lock()
+        self._units: dict[tuple, list[Unit]] = {}
         self._findings_by_form: dict[URIRef, list[Finding]] = defaultdict(list)
         self._findings_by_evaluation: dict[URIRef, list[Finding]] = defaultdict(list)
         for f in findings:
@@ -239,16 +256,15 @@ class ComparisonIndex:
 
     # -- units and their values --------------------------------------------------------------------
 
-    def _placement_values(self, placements: Iterable[Placement], filters: Filters) -> dict[str, dict[str, list[Evidence]]]:
-        values: dict[str, dict[str, list[Evidence]]] = {d: {} for d in CLASSIFICATION_DIMENSIONS}
+    def _placement_values(self, placements: Iterable[Placement], filters: Filters) -> dict[str, dict[str, dict]]:
+        values: dict[str, dict[str, dict]] = {d: {} for d in CLASSIFICATION_DIMENSIONS}
         for p in placements:
             if p.dimension in values and filters.keeps(p.confidence, p.derived):
-                values[p.dimension].setdefault(str(p.value), []).append(Evidence(p.claim, p.confidence, p.derived))
+                values[p.dimension].setdefault(str(p.value), {})[Evidence(p.claim, p.confidence, p.derived)] = None
         return values
 
-    def _finding_values(self, findings: Iterable[Finding], filters: Filters,
-                        own: bool = True) -> dict[str, dict[str, list[Evidence]]]:
-        values: dict[str, dict[str, list[Evidence]]] = {d: {} for d in EVALUATION_DIMENSIONS}
+    def _finding_values(self, findings: Iterable[Finding], filters: Filters) -> dict[str, dict[str, dict]]:
+        values: dict[str, dict[str, dict]] = {d: {} for d in EVALUATION_DIMENSIONS}
         for f in findings:
             if not filters.keeps(f.confidence):
                 continue
@@ -257,24 +273,20 @@ class ComparisonIndex:
             for dimension, value, evidence in (("study-design", f.design, evaluation), ("evaluator", f.evaluator, evaluation),
                                                ("outcome", f.outcome, finding), ("direction", f.direction, finding)):
                 if value is not None:
-                    bucket = values[dimension].setdefault(str(value), [])
-                    if evidence not in bucket:
-                        bucket.append(evidence)
+                    values[dimension].setdefault(str(value), {})[evidence] = None
         return values
 
     @staticmethod
-    def _merge(*parts: Mapping[str, Mapping[str, list[Evidence]]]) -> dict[str, dict[str, list[Evidence]]]:
-        merged: dict[str, dict[str, list[Evidence]]] = {}
+    def _merge(*parts: Mapping[str, Mapping[str, dict]]) -> dict[str, dict[str, dict]]:
+        merged: dict[str, dict[str, dict]] = {}
         for part in parts:
             for dimension, values in part.items():
                 target = merged.setdefault(dimension, {})
                 for value, evidence in values.items():
-                    bucket = target.setdefault(value, [])
-                    bucket.extend(e for e in evidence if e not in bucket)
+                    target.setdefault(value, {}).update(evidence)
         for dimension in DIMENSIONS:
-            merged.setdefault(dimension, {})
-            if not merged[dimension]:
-                merged[dimension][NOT_KNOWN] = []
+            if not merged.setdefault(dimension, {}):
+                merged[dimension][NOT_KNOWN] = {}
         return merged
 
     def form_placements(self, form: URIRef) -> list[Placement]:
@@ -282,47 +294,52 @@ class ComparisonIndex:
         return self._by_form.get(form, [])
 
     def units(self, measure: str, filters: Filters) -> list[Unit]:
-        """Every unit of the measure with its values on every dimension."""
+        """Every unit of the measure with its values on every dimension (cached by measure and filters)."""
         check_choice(measure, MEASURES, "measure")
+        key = (measure, filters)
+        with self._lock:
+            cached = self._units.get(key)
+        if cached is None:
+            cached = self._compute_units(measure, filters)
+            with self._lock:
+                self._units[key] = cached
+                while len(self._units) > 32:  # a few recent answers, not every combination ever asked
+                    self._units.pop(next(iter(self._units)))
+        return cached
+
+    def _compute_units(self, measure: str, filters: Filters) -> list[Unit]:
+        form_values = {form: self._placement_values(self.form_placements(form), filters) for form in self.forms}
         out: list[Unit] = []
         if measure == "forms":
             for form, jurisdiction in self.forms.items():
+                own = Evidence(form, self.unit_confidence.get(form))
                 if not filters.keeps(self.unit_confidence.get(form, "unverified")):
                     continue
-                values = self._merge(
-                    {"jurisdiction": {str(jurisdiction): [Evidence(form, self.unit_confidence.get(form))]},
-                     "form": {str(form): [Evidence(form, self.unit_confidence.get(form))]}},
-                    self._placement_values(self.form_placements(form), filters),
-                    self._finding_values(self._findings_by_form.get(form, ()), filters))
+                values = self._merge({"jurisdiction": {str(jurisdiction): {own: None}}, "form": {str(form): {own: None}}},
+                                     form_values[form], self._finding_values(self._findings_by_form.get(form, ()), filters))
                 out.append(Unit(form, "form", values))
         elif measure == "partnerships":
             for partnership, (form, jurisdiction) in self.partnerships.items():
+                own = Evidence(partnership, self.unit_confidence.get(partnership))
                 if not filters.keeps(self.unit_confidence.get(partnership, "unverified")):
                     continue
-                own = [p for p in self._by_subject.get(partnership, ())]
-                of_form = self._by_subject.get(form, ())
+                placements = [*self._by_subject.get(partnership, ()), *self._by_subject.get(form, ())]
                 findings = [f for f in self._findings_by_form.get(form, ()) if f.evaluated in (partnership, form)]
-                values = self._merge(
-                    {"jurisdiction": {str(jurisdiction): [Evidence(partnership, self.unit_confidence.get(partnership))]},
-                     "form": {str(form): [Evidence(partnership, self.unit_confidence.get(partnership))]}},
-                    self._placement_values([*own, *of_form], filters),
-                    self._finding_values(findings, filters))
+                values = self._merge({"jurisdiction": {str(jurisdiction): {own: None}}, "form": {str(form): {own: None}}},
+                                     self._placement_values(placements, filters), self._finding_values(findings, filters))
                 out.append(Unit(partnership, "partnership", values))
         else:
-            groups: dict[URIRef, list[Finding]] = (self._findings_by_evaluation if measure == "evaluations"
-                                                   else defaultdict(list))
-            if measure == "findings":
-                for f in self.findings:
-                    groups[f.finding].append(f)
+            groups: dict[URIRef, list[Finding]] = defaultdict(list)
+            for f in self.findings:
+                groups[f.evaluation if measure == "evaluations" else f.finding].append(f)
             for key, rows in groups.items():
                 rows = [f for f in rows if filters.keeps(f.confidence)]
                 if not rows:
                     continue
-                jurisdictions = {str(f.jurisdiction): [Evidence(f.evaluation, None)] for f in rows if f.jurisdiction is not None}
-                forms = {str(f.form): [Evidence(f.evaluation, None)] for f in rows if f.form is not None}
-                placements = [p for form in {f.form for f in rows if f.form is not None} for p in self.form_placements(form)]
-                values = self._merge({"jurisdiction": jurisdictions, "form": forms},
-                                     self._placement_values(placements, filters),
+                place = {str(f.jurisdiction): {Evidence(f.evaluation, None): None} for f in rows if f.jurisdiction is not None}
+                forms = {f.form for f in rows if f.form is not None}
+                values = self._merge({"jurisdiction": place, "form": {str(f): {Evidence(rows[0].evaluation, None): None} for f in forms}},
+                                     *(form_values[f] for f in forms if f in form_values),
                                      self._finding_values(rows, filters))
                 out.append(Unit(key, measure[:-1], values))
         return [u for u in out if _passes(u, filters)]
@@ -361,8 +378,7 @@ class ComparisonIndex:
                 continue
             for dimension, values in self._placement_values(self.form_placements(form), filters).items():
                 for value, evidence in values.items():
-                    for e in evidence:
-                        table[dimension][str(jurisdiction)].append((form, value, e))
+                    table[dimension][str(jurisdiction)].extend((form, value, e) for e in evidence)
         return table
 
     def jurisdictions(self) -> list[str]:

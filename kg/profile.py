@@ -33,28 +33,29 @@ class Profile:
     sources: list[dict]
 
     def iris(self) -> set:
-        """Every IRI the profile shows (for one labels batch)."""
+        """The IRIs the profile shows by their label (claims, findings and sources are shown otherwise)."""
         found = {self.jurisdiction, *self.forms, *(t for pair in self.partnerships for t in pair)}
         for dimensions in self.forms.values():
             for values in dimensions.values():
                 found.update(URIRef(v) for v, _ in values)
-                found.update(e.claim for _, e in values)
         for outcome, rows in self.findings.items():
             found.add(URIRef(outcome))
             for r in rows:
-                found.update(t for t in r.values() if isinstance(t, URIRef))
-        for rows in (self.context, self.statements, self.sources):
-            for r in rows:
-                found.update(t for t in r.values() if isinstance(t, URIRef))
-        for conflict, entry in self.conflicts.items():
-            found.add(conflict)
-            found.update(claim for claim, _, _ in entry["claims"])
+                found.update(r[k] for k in ("evaluation", "design", "evaluator", "direction") if r.get(k) is not None)
+        found.update(r["topic"] for r in self.context)
+        found.update(r["subject"] for r in self.statements)
+        found.update(r["kind"] for r in self.timeline.bindings())
         return found
 
 
 def profile(store, catalogue, index: ComparisonIndex, jurisdiction: str, filters: Filters | None = None) -> Profile:
-    """The profile of ``jurisdiction`` (its IRI)."""
+    """The profile of ``jurisdiction`` (its IRI), computed once per store (the data does not change)."""
     filters = filters or Filters()
+    return store.memo(("profile", str(jurisdiction), filters),
+                      lambda: _profile(store, catalogue, index, str(jurisdiction), filters))
+
+
+def _profile(store, catalogue, index: ComparisonIndex, jurisdiction: str, filters: Filters) -> Profile:
     j = URIRef(str(jurisdiction))
     params = {"jurisdiction": str(j)}
 

@@ -762,8 +762,28 @@ class Store:
         return graph
 
     def labels(self, iris: Iterable[str]) -> dict[str, str]:
-        """One label per IRI (skos:prefLabel, rdfs:label, dct:title; English first), in one query."""
-        wanted = sorted({str(i) for i in iris})
+        """One label per IRI (skos:prefLabel, rdfs:label, dct:title; English first), in one query.
+
+        Labels found (or found missing) are remembered for the store's life, since its data does
+        not change: a page asks again only for the IRIs no earlier page showed. (A query naming a
+        thousand IRIs costs more to parse than to answer.)
+        """
+        asked = {str(i) for i in iris}
+        known = self.memo(("labels",), dict)
+        with self._memo_lock:
+            found = {iri: known[iri] for iri in asked if iri in known}
+        wanted = sorted(asked - set(found))
+        if wanted:
+            fresh = self._labels(wanted)
+            with self._memo_lock:
+                if len(known) > 500_000:  # bounded: a long-running server forgets and asks again
+                    known.clear()
+                for iri in wanted:
+                    known[iri] = fresh.get(iri)
+            found.update((iri, fresh.get(iri)) for iri in wanted)
+        return {iri: label for iri, label in found.items() if label is not None}
+
+    def _labels(self, wanted: list[str]) -> dict[str, str]:
         if not wanted:
             return {}
         values = " ".join(_nt_from_cell((0, str(_iri_term(i)))) for i in wanted)

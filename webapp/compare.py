@@ -202,22 +202,39 @@ def side_by_side(extension: str | None = None):
                          ["dimension", "jurisdiction", "form", "value", "basis", "confidence", "claim"], rows,
                          [f"jurisdictions: {', '.join(names.get(j) or j for j in iris)}",
                           "a dimension with no row for a jurisdiction is not known there"], extension)
-    terms = [*known, *index.forms_of(iris)]
-    for row in table.values():
-        for cells in row.values():
-            terms += [t for f, v, e in cells for t in (f, v, e.claim)]
-    labels = labels_for(terms)
+    names = labels_for([*known, *index.forms_of(iris),
+                        *(t for row in table.values() for cells in row.values() for f, v, e in cells for t in (f, v))])
     rows = []
     for dimension, row in table.items():
-        rows.append({"title": kc.DIMENSIONS[dimension], "cells": [
-            [{"form": term_view(f, labels), "value": term_view(v, labels), "claim": term_view(e.claim, labels),
-              "confidence": e.confidence, "derived": e.derived} for f, v, e in sorted(row[j], key=lambda c: (str(c[1]), str(c[0])))]
-            for j in iris]})
-    return render_template("side_by_side.html", rows=rows, chosen=[term_view(j, labels) for j in iris],
-                           chosen_raw=iris, all_jurisdictions=[term_view(j, labels) for j in known],
-                           forms=[term_view(f, labels) for f in index.forms_of(iris)], chosen_forms=set(forms),
+        rows.append({"title": kc.DIMENSIONS[dimension], "dimension": dimension,
+                     "cells": [_grouped(row[j], j, dimension, names) for j in iris]})
+    return render_template("side_by_side.html", rows=rows, chosen=[term_view(j, names) for j in iris],
+                           chosen_raw=iris, all_jurisdictions=[term_view(j, names) for j in known],
+                           forms=[term_view(f, names) for f in index.forms_of(iris)], chosen_forms=set(forms),
                            basis=request.args.get("basis") or "all", levels=kc.CONFIDENCE_LEVELS,
                            minimum=request.args.get("confidence") or "unverified")
+
+
+def _grouped(cells, jurisdiction: str, dimension: str, labels) -> list[dict]:
+    """One entry per value: its forms, its claims (the first linked, all counted), its best confidence,
+    and whether any source states it; the count links to the pivot cell that lists every claim."""
+    by_value: dict[str, dict] = {}
+    for form, value, e in sorted(cells, key=lambda c: (str(c[1]), str(c[0]), str(c[2].claim))):
+        entry = by_value.setdefault(value, {"value": term_view(value, labels), "forms": {}, "claims": [],
+                                            "confidence": None, "stated": False})
+        entry["forms"].setdefault(str(form), term_view(form, labels))
+        entry["claims"].append(e.claim)
+        entry["stated"] = entry["stated"] or not e.derived
+        if e.confidence and (entry["confidence"] is None or
+                             kc.CONFIDENCE_LEVELS.index(e.confidence) < kc.CONFIDENCE_LEVELS.index(entry["confidence"])):
+            entry["confidence"] = e.confidence
+    out = []
+    for value, entry in by_value.items():
+        out.append({**entry, "forms": list(entry["forms"].values())[:6], "more_forms": max(0, len(entry["forms"]) - 6),
+                    "claim": term_view(entry["claims"][0], labels), "count": len(entry["claims"]),
+                    "cell": url_for("compare.pivot", rows="jurisdiction", columns=dimension, measure="forms",
+                                    row=jurisdiction, column=value, _anchor="opened")})
+    return out
 
 
 @bp.get("/evidence")
@@ -313,6 +330,7 @@ def _concept(scheme: str, value: str, parameter: str) -> str:
 
 
 @bp.get("/jurisdictions")
+@bp.get("/jurisdictions.json")
 def jurisdictions():
     index = kg().comparison
     counts: dict[str, Counter] = {}
