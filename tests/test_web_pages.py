@@ -418,6 +418,25 @@ def test_comparison_downloads_carry_citation_and_licence(client, path, params):
     assert "CC BY 4.0" in about and "partnership-kg" in about
 
 
+def test_a_country_profile_downloads_as_csv_json_and_xlsx(client):
+    import jsonschema
+    import openpyxl
+
+    from kg.tables import JSON_SCHEMA
+
+    document = client.get("/jurisdictions/scotland.json").get_json()
+    jsonschema.validate(document, JSON_SCHEMA)
+    sections = {row["section"] for row in document["rows"]}
+    assert {"context", "placement", "partnership", "finding", "event", "stated aim", "conflict"} <= sections
+    assert "CC BY 4.0" in document["licence"] and document["url"].endswith("/jurisdictions/scotland.json")
+    rows = list(csv.reader(io.StringIO(client.get("/jurisdictions/scotland.csv").get_data().decode("utf-8-sig"))))
+    assert rows[0] == ["section", "subject", "what", "value", "basis", "confidence", "claim"]
+    assert any(r[:1] == ["placement"] and r[3] == "Delegated budget" and r[4] == "stated" for r in rows)
+    sheet = openpyxl.load_workbook(io.BytesIO(client.get("/jurisdictions/scotland.xlsx").data))["data"]
+    assert sheet.max_row == len(document["rows"]) + 1
+    assert client.get("/jurisdictions/atlantis.csv").status_code == 400
+
+
 def test_jurisdictions_index_links_profiles(client):
     html = page(client.get("/jurisdictions", headers=HTML))
     assert "/id/jurisdiction/scotland" in html.links and "/id/jurisdiction/england" in html.links

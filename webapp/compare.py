@@ -365,3 +365,38 @@ def _design_strength() -> dict[str, int]:
     rank = URIRef("https://w3id.org/hscp/def#designStrength")
     return {str(iri): int(vocabulary.schemes.value(iri, rank)) for iri in vocabulary.concepts.get("study-design", {}).values()
             if vocabulary.schemes.value(iri, rank) is not None}
+
+
+@bp.get("/jurisdictions/<slug>.<any(json, csv, xlsx):extension>")
+def profile_download(slug: str, extension: str):
+    """A country profile as one table of facts: section, subject, what, value, basis, confidence, claim."""
+    from kg.profile import profile
+
+    index = kg().comparison
+    iri = kg().settings.base_iri + "jurisdiction/" + slug
+    if iri not in index.jurisdictions():
+        raise QueryParameterError(f"{slug!r} is not a jurisdiction with partnership forms; use an id from /jurisdictions.")
+    found = profile(kg().store, kg().catalogue, index, iri, _filters())
+    names = labels_for(list(found.iris()))
+    name = lambda t: None if t is None else names.get(str(t)) or str(t)  # noqa: E731
+    rows = [("context", name(found.jurisdiction), name(r["topic"]), str(r["statement"]), "stated", str(r["confidence"]).lower(), str(r["fact"]))
+            for r in found.context]
+    rows += [("placement", name(form), kc.DIMENSIONS[d], name(v), "derived" if e.derived else "stated", e.confidence, str(e.claim))
+             for form, dims in found.forms.items() for d, values in dims.items() for v, e in values]
+    rows += [("partnership", name(p), "form", name(f), None, None, str(p)) for p, f in found.partnerships]
+    rows += [("finding", name(r["evaluation"]), name(URIRef(outcome)), name(r["direction"]), None, r["confidence"], str(r["finding"]))
+             for outcome, findings in found.findings.items() for r in findings]
+    rows += [("event", name(found.jurisdiction), str(r.get("year") or ""), str(r["label"]), None, str(r["confidence"]).lower(), str(r["event"]))
+             for r in found.timeline.bindings()]
+    rows += [(str(r["kind"]), name(r["subject"]), "statement", str(r["statement"]), None, str(r["confidence"]).lower(), str(r["claim"]))
+             for r in found.statements]
+    rows += [("conflict", entry["label"], "claim", str(claim), None, conf.lower(), str(conflict))
+             for conflict, entry in found.conflicts.items() for claim, conf, _ in entry["claims"]]
+    columns = ["section", "subject", "what", "value", "basis", "confidence", "claim"]
+    title = f"Country profile: {name(found.jurisdiction)}"
+    if extension == "json":
+        table = tables.Table(title=title, columns=tuple(columns), rows=tuple(rows), url=request.url,
+                             citation=_citation(), licence=LICENCE)
+        return jsonify(tables.to_json(table))
+    return _download(title, columns, rows, ["every row names the claim (or resource) it rests on; open it for its sources"],
+                     extension)

@@ -214,6 +214,10 @@ def _comparison_paths() -> dict:
                                                 compare.SIDE_BY_SIDE_SCHEMA),
         "/evidence.json": operation("evidence_gap_map", "The evidence gap map", gap, compare.GAP_MAP_SCHEMA),
     }
+    paths["/jurisdictions/{id}.json"] = operation(
+        "country_profile", "A country profile as one table of facts, with its URL, citation and licence",
+        [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}, "description": "a jurisdiction id"}],
+        tables.JSON_SCHEMA)
     for path, params in (("/compare", pivot), ("/compare/side-by-side", sides), ("/evidence", gap)):
         for extension in ("csv", "xlsx"):
             paths[f"{path}.{extension}"] = {"get": {
