@@ -436,15 +436,17 @@ def claims_about(store, catalogue, iri: str) -> list[Claim]:
 
 # --- the JSON shapes of the comparison views (for /openapi.json and the tests) ---------------------
 
+_PROVENANCE = {"url": {"type": "string"}, "citation": {"type": "string"}, "licence": {"type": "string"}}
 _EVIDENCE = {"type": "object", "required": ["dimension", "value", "claim", "confidence", "basis"],
              "properties": {"dimension": {"type": "string"}, "value": {"type": "string"}, "claim": {"type": "string"},
                             "confidence": {"type": ["string", "null"]}, "basis": {"enum": ["stated", "derived"]}}}
 PIVOT_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Pivot", "type": "object",
-    "required": ["ok", "rows", "columns", "measure", "confidence", "basis", "row_values", "column_values", "cells"],
+    "required": ["ok", "url", "citation", "licence", "rows", "columns", "measure", "confidence", "basis", "row_values",
+                 "column_values", "cells"],
     "properties": {
-        "ok": {"const": True}, "rows": {"enum": list(DIMENSIONS)}, "columns": {"enum": list(DIMENSIONS)},
+        "ok": {"const": True}, **_PROVENANCE, "rows": {"enum": list(DIMENSIONS)}, "columns": {"enum": list(DIMENSIONS)},
         "measure": {"enum": list(MEASURES)}, "confidence": {"enum": list(CONFIDENCE_LEVELS)}, "basis": {"enum": list(BASES)},
         "row_values": {"type": "array", "items": {"type": "string"}},
         "column_values": {"type": "array", "items": {"type": "string"}},
@@ -459,9 +461,10 @@ PIVOT_SCHEMA = {
 }
 SIDE_BY_SIDE_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "Side by side", "type": "object", "required": ["ok", "jurisdictions", "basis", "confidence", "dimensions"],
+    "title": "Side by side", "type": "object",
+    "required": ["ok", "url", "citation", "licence", "jurisdictions", "basis", "confidence", "dimensions"],
     "properties": {
-        "ok": {"const": True}, "jurisdictions": {"type": "array", "minItems": 2, "maxItems": 6, "items": {"type": "string"}},
+        "ok": {"const": True}, **_PROVENANCE, "jurisdictions": {"type": "array", "minItems": 2, "maxItems": 6, "items": {"type": "string"}},
         "basis": {"enum": list(BASES)}, "confidence": {"enum": list(CONFIDENCE_LEVELS)},
         "dimensions": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {
             "type": "array", "items": {"type": "object", "required": ["form", "value", "claim", "confidence", "basis"],
@@ -473,9 +476,9 @@ SIDE_BY_SIDE_SCHEMA = {
 GAP_MAP_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Evidence gap map", "type": "object",
-    "required": ["ok", "rows", "filters", "confidence", "row_values", "outcomes", "cells"],
+    "required": ["ok", "url", "citation", "licence", "rows", "filters", "confidence", "row_values", "outcomes", "cells"],
     "properties": {
-        "ok": {"const": True}, "rows": {"enum": ["form", "budget-integration", "provider-payment"]},
+        "ok": {"const": True}, **_PROVENANCE, "rows": {"enum": ["form", "budget-integration", "provider-payment"]},
         "filters": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
         "confidence": {"enum": list(CONFIDENCE_LEVELS)},
         "row_values": {"type": "array", "items": {"type": "string"}}, "outcomes": {"type": "array", "items": {"type": "string"}},

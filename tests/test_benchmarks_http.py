@@ -35,3 +35,19 @@ def test_http_benchmark_smoke(tmp_path):
     assert mix["connections"] == 16 and mix["cheap"]["requests"] > 0 and "heavy" in mix
     assert set(document["verdicts"]) == {"cheap_rps", "http_over_inprocess_worst", "mix_5xx", "mix_cheap_p99_ms"}
     assert (results / "http-2000.md").read_text().startswith("# HTTP benchmark results")
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_comparison_views_benchmark_smoke(tmp_path):
+    results = tmp_path / "results"
+    run = subprocess.run([sys.executable, str(BENCHMARKS / "compare_bench.py"), "--triples", "2000", "--repeat", "2",
+                          "--results", str(results), "--work", str(tmp_path / "work")],
+                         capture_output=True, text=True, timeout=900)
+    document = json.loads((results / "compare-2000.json").read_text())
+    assert run.returncode == (0 if all(v["met"] for v in document["views"]) else 1), run.stderr[-2000:]
+    kinds = {v["kind"] for v in document["views"]}
+    assert kinds == {"profile", "side-by-side", "pivot", "gap map"}
+    assert all(v["status"] == 200 and v["median_ms"] > 0 and v["first_ms"] > 0 for v in document["views"])
+    assert document["health_median_ms"] > 0
+    assert (results / "compare-2000.md").read_text().startswith("# Comparison views over HTTP")

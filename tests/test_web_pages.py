@@ -351,6 +351,7 @@ def test_evidence_gap_map_cells_and_gaps(client):
     html = page(client.get("/evidence", query_string={"rows": "form", "row": iri("partnership-form", "integration-joint-board"),
                                                       "column": iri("outcome-measure", "mortality")}, headers=HTML))
     assert "/id/finding/ijb-did-mortality" in html.links and "/id/evaluation/ijb-did" in html.links
+    assert "/id/source/glasby-2008" in html.links  # each finding with its source
     assert html.has("span", **{"class": "zero", "aria-label": "gap: no evidence"})  # a visible gap
 
 
@@ -392,6 +393,7 @@ def test_comparison_json_has_the_published_shape(client, path, params, schema):
     from kg import compare
 
     document = client.get(path, query_string=params).get_json()
+    assert "CC BY 4.0" in document["licence"] and "partnership-kg" in document["citation"] and path in document["url"]
     jsonschema.Draft202012Validator.check_schema(getattr(compare, schema))
     jsonschema.validate(document, getattr(compare, schema))
     spec = client.get("/openapi.json").get_json()

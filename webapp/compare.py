@@ -61,6 +61,11 @@ def _download(table_title: str, columns: list[str], rows: list[tuple], notes: li
                     headers={"Content-Disposition": f'attachment; filename="{_filename(request.path)}.xlsx"'})
 
 
+def _provenance() -> dict:
+    """What every JSON answer of the comparison views carries: where it came from, how to cite it."""
+    return {"url": request.url, "citation": _citation(), "licence": LICENCE}
+
+
 def _filename(path: str) -> str:
     return path.strip("/").replace("/", "-").rsplit(".", 1)[0] or "table"
 
@@ -133,7 +138,7 @@ def pivot(extension: str | None = None):
     opened = p.units(*cell) if all(cell) else []
     if _json_wanted():
         return jsonify({
-            "ok": True, "rows": rows, "columns": columns, "measure": measure,
+            "ok": True, **_provenance(), "rows": rows, "columns": columns, "measure": measure,
             "confidence": filters.minimum or "unverified", "basis": filters.basis,
             "row_values": p.row_values, "column_values": p.column_values,
             "cells": [{"row": a, "column": b, "count": len(units),
@@ -188,7 +193,7 @@ def side_by_side(extension: str | None = None):
     forms = request.args.getlist("form")
     table = index.side_by_side(iris, _filters(), forms) if iris else {}
     if _json_wanted():
-        return jsonify({"ok": True, "jurisdictions": iris, "basis": request.args.get("basis") or "all",
+        return jsonify({"ok": True, **_provenance(), "jurisdictions": iris, "basis": request.args.get("basis") or "all",
                         "confidence": request.args.get("confidence") or "unverified",
                         "dimensions": {d: {j: [{"form": str(f), "value": v, "claim": str(e.claim), "confidence": e.confidence,
                                                 "basis": "derived" if e.derived else "stated"} for f, v, e in cells]
@@ -275,7 +280,7 @@ def evidence(extension: str | None = None):
     cell = (request.args.get("row"), request.args.get("column"))
     opened = [by_iri[str(u.iri)] for u in p.units(*cell)] if all(cell) else []
     if _json_wanted():
-        return jsonify({"ok": True, "rows": rows, "filters": {k: v for k, v in only.items() if v},
+        return jsonify({"ok": True, **_provenance(), "rows": rows, "filters": {k: v for k, v in only.items() if v},
                         "confidence": filters.minimum or "unverified", "row_values": row_values, "outcomes": outcomes,
                         "cells": [{"row": a, "outcome": b, "findings": g["findings"], "evaluations": g["evaluations"],
                                    "directions": dict(g["directions"]), "strongest_design_rank": g["best"]}
@@ -292,10 +297,11 @@ def evidence(extension: str | None = None):
                                     f"minimum confidence: {filters.minimum or 'unverified'}",
                                     *(f"{k}: {', '.join(v)}" for k, v in only.items() if v)], extension)
     labels = labels_for([*row_values, *outcomes, *directions, *index.jurisdictions(),
-                         *(t for f in opened for t in (f.finding, f.evaluation, f.design, f.evaluator) if t is not None)])
+                         *(t for f in opened for t in (f.finding, f.evaluation, f.design, f.evaluator, f.source) if t is not None)])
     opened_view = [{"finding": term_view(f.finding, labels), "evaluation": term_view(f.evaluation, labels),
                     "direction": term_view(f.direction, labels), "design": term_view(f.design, labels) if f.design else None,
-                    "evaluator": term_view(f.evaluator, labels) if f.evaluator else None, "confidence": f.confidence}
+                    "evaluator": term_view(f.evaluator, labels) if f.evaluator else None, "confidence": f.confidence,
+                    "source": term_view(f.source, labels) if f.source else None}
                    for f in sorted(opened, key=lambda f: (str(f.evaluation), str(f.finding)))]
     return render_template(
         "evidence.html", rows=rows, gap_rows=GAP_ROWS, dimensions=kc.DIMENSIONS,
