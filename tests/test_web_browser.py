@@ -38,16 +38,20 @@ def _free_port() -> int:
     raise RuntimeError("no free port between 8600 and 8999")
 
 
-@pytest.fixture(scope="module")
-def live_url(web_app):
+def _serve(app, name: str):
     import waitress.server
 
-    server = waitress.server.create_server(web_app, host="127.0.0.1", port=_free_port(), threads=4)
-    thread = threading.Thread(target=server.run, name="kg-test-server", daemon=True)
+    server = waitress.server.create_server(app, host="127.0.0.1", port=_free_port(), threads=4)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
     thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def live_url(web_app):
+    yield from _serve(web_app, "kg-test-server")
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +62,10 @@ def browser():
         instance.close()
 
 
-@pytest.fixture
-def page(browser, live_url, request):
-    context = browser.new_context(base_url=live_url, java_script_enabled=getattr(request, "param", True))
+def _watched_page(browser, base_url: str, request, **options):
+    """A page that records every request leaving 127.0.0.1 and every JavaScript error (none
+    may happen) and leaves a screenshot in test-artifacts/."""
+    context = browser.new_context(base_url=base_url, **options)
     page = context.new_page()
     outside: list[str] = []
     errors: list[str] = []
@@ -78,6 +83,11 @@ def page(browser, live_url, request):
     context.close()
     assert outside == [], f"the page made requests off this server: {outside}"
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(browser, live_url, request):
+    yield from _watched_page(browser, live_url, request, java_script_enabled=getattr(request, "param", True))
 
 
 def test_gallery_form_submit_shows_table_and_chart(page):
@@ -162,29 +172,12 @@ def test_editor_falls_back_to_a_plain_form_without_javascript(page):
 
 @pytest.fixture(scope="module")
 def bundled_url(bundled_app):
-    import waitress.server
-
-    server = waitress.server.create_server(bundled_app, host="127.0.0.1", port=_free_port(), threads=4)
-    thread = threading.Thread(target=server.run, name="kg-test-bundled-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(5)
+    yield from _serve(bundled_app, "kg-test-bundled-server")
 
 
 @pytest.fixture
 def bundled_page(browser, bundled_url, request):
-    context = browser.new_context(base_url=bundled_url)
-    page = context.new_page()
-    outside, errors = [], []
-    page.on("request", lambda req: outside.append(req.url) if urlsplit(req.url).hostname not in ("127.0.0.1", None) else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
-    assert outside == [], f"the page made requests off this server: {outside}"
-    assert errors == [], f"JavaScript errors: {errors}"
+    yield from _watched_page(browser, bundled_url, request)
 
 
 def test_a_profile_value_leads_to_its_claim_and_on_to_its_source(bundled_page):
