@@ -129,7 +129,11 @@ def hash_inputs(folders: list[Path]) -> str:
     """SHA-256 over the names and bytes of every input file, in a stable order."""
     digest = hashlib.sha256()
     for folder in folders:
-        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix in (".csv", ".ttl")):
+        folder = Path(folder)
+        if folder.is_file():  # a workbook of case data
+            digest.update(folder.name.encode() + b"\0" + folder.read_bytes() + b"\0")
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".csv", ".ttl")):
             digest.update(str(path.relative_to(folder)).encode())
             digest.update(b"\0")
             digest.update(path.read_bytes())

@@ -579,8 +579,13 @@ def read_table(table: Table, text: str, path: str, problems: list[CaseDataProble
                vocabularies: Mapping[str, frozenset[str]]) -> list[Record]:
     """Parse one table's text into records; append every problem found to ``problems``."""
     rows = list(csv.reader(io.StringIO(text, newline=""), strict=False))
+    return read_rows(table, [(i + 1, r) for i, r in enumerate(rows)], path, problems, vocabularies)
+
+
+def read_rows(table: Table, numbered: list[tuple[int, list[str]]], path: str, problems: list[CaseDataProblem],
+              vocabularies: Mapping[str, frozenset[str]]) -> list[Record]:
+    """Parse one table's rows (spreadsheet row number, cells as text) into records."""
     # trailing (and interior) rows where every cell is empty are what spreadsheets leave behind
-    numbered = [(i + 1, r) for i, r in enumerate(rows)]
     numbered = [(n, r) for n, r in numbered if any(cell.strip() for cell in r)]
     if not numbered:
         problems.append(CaseDataProblem(path, None, None,
@@ -762,7 +767,8 @@ def _check_conflicts(data: Mapping[str, list[Record]], problems: list[CaseDataPr
 
 
 def read_case_data(folder: Path | str, vocabularies: Mapping[str, frozenset[str]]) -> CaseData:
-    """Read every case file in ``folder``; raise :class:`CaseDataError` listing all problems.
+    """Read every case file in ``folder`` (or every sheet of an ``.xlsx`` workbook); raise
+    :class:`CaseDataError` listing all problems.
 
     ``vocabularies`` maps a scheme slug to the concept slugs it allows (see
     :func:`kg.vocabulary.load_vocabulary`). Paths in messages are relative to nothing: the
@@ -770,6 +776,8 @@ def read_case_data(folder: Path | str, vocabularies: Mapping[str, frozenset[str]
     """
     folder = Path(folder)
     problems: list[CaseDataProblem] = []
+    if folder.is_file() and folder.suffix.lower() == ".xlsx":
+        return read_workbook(folder, vocabularies)
     if not folder.is_dir():
         raise CaseDataError([CaseDataProblem(str(folder), None, None, "no such folder of case data")])
     present = {p.name: p for p in sorted(folder.glob("*.csv"))}
@@ -788,8 +796,96 @@ def read_case_data(folder: Path | str, vocabularies: Mapping[str, frozenset[str]
             continue
         text = _decode(path.read_bytes(), table.filename, problems)
         data[table.name] = [] if text is None else read_table(table, text, table.filename, problems, vocabularies)
+    return _finish(folder, data, problems, vocabularies)
+
+
+def _finish(origin: Path, data: dict[str, list[Record]], problems: list[CaseDataProblem],
+            vocabularies: Mapping[str, frozenset[str]]) -> CaseData:
     _check_references(data, problems, vocabularies)
     _check_conflicts(data, problems)
     if problems:
         raise CaseDataError(problems)
-    return CaseData(folder, {name: tuple(records) for name, records in data.items()})
+    return CaseData(origin, {name: tuple(records) for name, records in data.items()})
+
+
+# --- spreadsheets ------------------------------------------------------------------------------
+
+
+def read_workbook(path: Path, vocabularies: Mapping[str, frozenset[str]]) -> CaseData:
+    """Read an ``.xlsx`` workbook with one sheet per table (named ``partnerships`` or
+    ``partnerships.csv``). Cells are read as the text a CSV export would hold; problems name the
+    workbook, the sheet, the row and the column. Formulas and merged cells are refused (a formula's
+    value is whatever the spreadsheet last computed, and a merged cell's value stands in one cell
+    only), and so are numbers in date columns (Excel's serial dates): type dates as text."""
+    import openpyxl
+
+    name = path.name
+    problems: list[CaseDataProblem] = []
+    try:
+        workbook = openpyxl.load_workbook(path, data_only=False)  # formulas as formulas, to refuse them
+    except Exception as error:  # noqa: BLE001 - openpyxl and zipfile raise several unrelated types
+        raise CaseDataError([CaseDataProblem(name, None, None, f"cannot be read as an .xlsx workbook ({error.__class__.__name__}: "
+                                             f"{error}): save it from the spreadsheet as 'Excel Workbook (.xlsx)'")]) from None
+    by_name = {t.name: t for t in TABLES.values()} | {t.filename: t for t in TABLES.values()}
+    sheets = {}
+    for sheet in workbook.worksheets:
+        table = by_name.get(sheet.title.strip())
+        if table is None:
+            problems.append(CaseDataProblem(f"{name} (sheet {sheet.title})", None, None,
+                                            f"unknown table: name each sheet after a case-data table ({', '.join(TABLES)})"))
+            continue
+        sheets[table.name] = sheet
+    if not workbook.worksheets or not sheets:
+        problems.append(CaseDataProblem(name, None, None, "the workbook holds no case-data table: add one sheet per table, "
+                                        f"named after it ({', '.join(TABLES)})"))
+    data: dict[str, list[Record]] = {}
+    for table in TABLES.values():
+        sheet = sheets.get(table.name)
+        where = f"{name} (sheet {table.name})"
+        if sheet is None:
+            if table.required:
+                problems.append(CaseDataProblem(name, None, None, f"missing sheet: {table.name} is required ({table.help})"))
+            data[table.name] = []
+            continue
+        for merged in sheet.merged_cells.ranges:
+            problems.append(CaseDataProblem(where, merged.min_row, None,
+                                            f"merged cells {merged.coord}: unmerge them and fill in each cell"))
+        rows = [(cells[0].row if cells else i + 1, cells) for i, cells in enumerate(sheet.iter_rows())]
+        header = next(([_cell_text(c) for c in cells] for _, cells in rows if any(_cell_text(c).strip() for c in cells)), [])
+        columns = {i: table.column(h.strip()) for i, h in enumerate(header) if h.strip() in {c.name for c in table.columns}}
+        numbered = []
+        for number, cells in rows:
+            texts = []
+            for i, cell in enumerate(cells):
+                column = columns.get(i)
+                if cell.data_type == "f":
+                    problems.append(CaseDataProblem(where, number, column.name if column else None,
+                                                    f"the cell holds a formula ({cell.value}): type the value itself"))
+                    texts.append("")
+                    continue
+                if column is not None and column.type is DATE and isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool):
+                    problems.append(CaseDataProblem(where, number, column.name,
+                                                    f"{cell.value!r} looks like an Excel serial date: format the column as text "
+                                                    "and write YYYY, YYYY-MM or YYYY-MM-DD"))
+                    texts.append("")
+                    continue
+                texts.append(_cell_text(cell))
+            numbered.append((number, texts))
+        data[table.name] = read_rows(table, numbered, where, problems, vocabularies)
+    return _finish(path, data, problems, vocabularies)
+
+
+def _cell_text(cell) -> str:
+    """The text a CSV export of the cell would hold."""
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat() if value.time() == datetime.time(0) else value.isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -86,7 +86,7 @@ def cli(ctx: click.Context) -> None:
 
 
 data_option = click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
-                           help="Folder of case-data CSV files (default: KG_DATA_DIR or the bundled data/).")
+                           help="Folder of case-data CSV files, or an .xlsx workbook with a sheet per table (default: KG_DATA_DIR or the bundled data/).")
 build_option = click.option("--build", "build_dir", type=click.Path(path_type=Path), default=None,
                             help="Build folder to read (default: KG_BUILD or build/).")
 store_option = click.option("--store", default=None,

@@ -17,8 +17,11 @@ CASE_DATA_INTRO = """\
 
 The case data is a folder of CSV files, one table per kind of thing, meant to be filled in by
 hand in a spreadsheet (save as *CSV UTF-8*; a byte-order mark, Windows line ends and trailing
-empty rows are fine). The bundled data lives in `data/`; point `kg build --data DIR` (or
-`KG_DATA_DIR`) at your own folder to build from it.
+empty rows are fine), or one `.xlsx` workbook with a sheet per table, named after it. The bundled
+data lives in `data/`; point `kg build --data DIR` (or `--data study.xlsx`, or `KG_DATA_DIR`) at
+your own to build from it. In a workbook, type every cell as text or a plain number: formulas,
+merged cells and dates typed as numbers (Excel's serial dates) are refused, each named by
+workbook, sheet, row and column; a cell formatted as a date is read as that date.
 
 Rules that hold for every table:
 

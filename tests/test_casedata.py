@@ -153,3 +153,98 @@ def test_arbitrary_bytes_raise_only_case_data_errors(tmp_path_factory, raw):
         read_case_data(folder, {})
     except CaseDataError as error:
         assert error.problems
+
+
+# --- spreadsheets -----------------------------------------------------------------------------------
+
+
+def workbook_of(folder: Path, target: Path) -> Path:
+    """The case files of ``folder`` as one .xlsx workbook, a sheet per table, every cell as text."""
+    import csv
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for path in sorted(folder.glob("*.csv")):
+        sheet = book.create_sheet(path.stem)
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.reader(handle):
+                sheet.append(row)
+                for cell in sheet[sheet.max_row]:
+                    cell.data_type = "s"  # text, as a CSV cell is
+    book.save(target)
+    return target
+
+
+def test_a_workbook_reads_like_its_csv_files(case_dir, vocabulary, tmp_path):
+    from_csv = read_case_data(case_dir, vocabulary.slugs)
+    from_xlsx = read_case_data(workbook_of(case_dir, tmp_path / "study.xlsx"), vocabulary.slugs)
+    assert from_xlsx.counts() == from_csv.counts()
+    for name in from_csv.tables:
+        assert [(r.id, dict(r.values)) for r in from_xlsx[name]] == [(r.id, dict(r.values)) for r in from_csv[name]]
+
+
+def _sheet(path: Path, name: str):
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    return book, book[name]
+
+
+def test_workbook_problems_name_workbook_sheet_row_and_column(case_dir, vocabulary, tmp_path):
+    import datetime
+
+    path = workbook_of(case_dir, tmp_path / "study.xlsx")
+    book, sheet = _sheet(path, "partnerships")
+    header = [c.value for c in sheet[1]]
+    sheet.cell(row=2, column=header.index("start") + 1, value=38443)  # a serial date, typed as a number
+    sheet.cell(row=3, column=header.index("start") + 1, value=datetime.datetime(2015, 4, 2))  # a date cell: fine
+    sheet.cell(row=2, column=header.index("label") + 1, value="=A2&\" care\"")  # a formula
+    book["memberships"].merge_cells("B2:C2")
+    book.save(path)
+    problems = [str(p) for p in pytest.raises(CaseDataError, read_case_data, path, vocabulary.slugs).value.problems]
+    assert ("study.xlsx (sheet partnerships):2: column 'start': 38443 looks like an Excel serial date: format the column "
+            "as text and write YYYY, YYYY-MM or YYYY-MM-DD") in problems
+    assert any(p.startswith("study.xlsx (sheet partnerships):2: column 'label': the cell holds a formula (=A2") for p in problems)
+    assert "study.xlsx (sheet memberships):2: merged cells B2:C2: unmerge them and fill in each cell" in problems
+    assert not any("sheet partnerships):3" in p for p in problems)  # a real date cell is read as its date
+
+
+def test_an_empty_workbook_and_a_sheet_without_header(vocabulary, tmp_path):
+    import openpyxl
+
+    empty = tmp_path / "empty.xlsx"
+    book = openpyxl.Workbook()
+    book.active.title = "notes"
+    book.save(empty)
+    problems = [str(p) for p in pytest.raises(CaseDataError, read_case_data, empty, vocabulary.slugs).value.problems]
+    assert "empty.xlsx (sheet notes): unknown table: name each sheet after a case-data table" in problems[0]
+    assert any(p.startswith("empty.xlsx: the workbook holds no case-data table") for p in problems)
+    headless = tmp_path / "headless.xlsx"
+    book = openpyxl.Workbook()
+    book.active.title = "sources"
+    book.active.append(["glasby-2008", "article", "A citation"])
+    book.save(headless)
+    problems = [str(p) for p in pytest.raises(CaseDataError, read_case_data, headless, vocabulary.slugs).value.problems]
+    assert any(p.startswith("headless.xlsx (sheet sources):1: column 'glasby-2008': unknown column") for p in problems)
+
+
+def test_a_file_that_is_no_workbook(vocabulary, tmp_path):
+    bogus = tmp_path / "study.xlsx"
+    bogus.write_text("id,label\n", encoding="utf-8")
+    [problem] = pytest.raises(CaseDataError, read_case_data, bogus, vocabulary.slugs).value.problems
+    assert str(problem).startswith("study.xlsx: cannot be read as an .xlsx workbook")
+
+
+def test_a_workbook_counts_in_the_build_s_input_hash(case_dir, tmp_path):
+    import openpyxl
+
+    from kg.build import hash_inputs
+
+    path = workbook_of(case_dir, tmp_path / "study.xlsx")
+    before = hash_inputs([path])
+    book = openpyxl.load_workbook(path)
+    book["partnerships"]["B2"] = "Torbay Care Trust (renamed)"
+    book.save(path)
+    assert hash_inputs([path]) != before
