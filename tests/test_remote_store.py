@@ -344,12 +344,14 @@ VIRTUOSO_WRONG = {
     "outcome-aims-without-evidence": _ZERO_LENGTH_PATHS,
     "establishment-timeline": "Virtuoso 7.2 takes \"2015-01\"^^xsd:gYearMonth and \"2015\"^^xsd:gYear for one "
                               "value and may give back either",
+    "partnership-members": "Virtuoso 7.2 takes \"2016\"^^xsd:gYear (KSON's membership of TioHundra) and "
+                           "\"2016-01\"^^xsd:gYearMonth (held elsewhere in the store) for one value and may give back either",
     "organisational-changes": "Virtuoso 7.2 takes \"2018-01\"^^xsd:gYearMonth (the Singapore west cluster merger) and "
                               "\"2018\"^^xsd:gYear for one value and may give back either",
     "evaluation-designs": "Virtuoso 7.2's MIN() over citation strings may pick another string than code-point "
                           "order (seen after graphs were pushed again; not on a fresh database)",
 }
-FLAKY = {"evaluation-designs", "establishment-timeline", "organisational-changes"}  # whether the fault shows varies between loads
+FLAKY = {"evaluation-designs", "establishment-timeline", "organisational-changes", "partnership-members"}  # whether the fault shows varies between loads
 
 
 def _canned_case(name):
