@@ -42,7 +42,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-__all__ = ["JSON_SCHEMA", "Table", "to_csv", "to_json", "to_xlsx"]
+__all__ = ["JSON_SCHEMA", "Table", "results_csv", "to_csv", "to_json", "to_xlsx"]
 
 Cell = str | int | float | Decimal | bool | None
 _CELL_TYPES = (str, int, float, Decimal)  # bool is an int; None is checked apart
@@ -298,3 +298,27 @@ def _column_widths(table: Table) -> list[float]:
         longest = max(len(_csv_cell(c)) for c in sample)
         widths.append(min(max(longest + 2, 8), _WIDEST_COLUMN))
     return widths
+
+
+def results_csv(variables: list[str], rows: list[tuple]) -> bytes:
+    """SPARQL results as CSV for a spreadsheet: the SPARQL CSV layout (a header of variable names,
+    IRIs and literals by their text, an unbound cell empty), but text that a spreadsheet would run
+    as a formula gets a leading quote; numbers, which are literals of a numeric datatype, stay
+    numbers (a negative number is not prefixed)."""
+    from rdflib import Literal
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(variables)
+    for row in rows:
+        cells = []
+        for term in row:
+            if term is None:
+                cells.append("")
+            elif isinstance(term, Literal) and isinstance(term.toPython(), (int, float, Decimal)) \
+                    and not isinstance(term.toPython(), bool):
+                cells.append(str(term))
+            else:
+                cells.append(_spreadsheet_text(str(term)))
+        writer.writerow(cells)
+    return buffer.getvalue().encode("utf-8")

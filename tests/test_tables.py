@@ -357,3 +357,23 @@ def test_a_malformed_table_is_refused(rows, columns, error, message):
     with pytest.raises(error) as caught:
         table(rows=rows, columns=columns)
     assert message in str(caught.value)
+
+
+def test_query_results_as_csv_neutralise_formulas_but_keep_numbers():
+    import csv as csv_module
+
+    from rdflib import Literal as L
+    from rdflib import URIRef as U
+    from rdflib.namespace import XSD as X
+
+    from kg.tables import results_csv
+
+    rows = [(L("=HYPERLINK(\"http://x\")"), L("-3", datatype=X.integer), U("https://w3id.org/hscp/id/partnership/a")),
+            (L("@SUM(A1)"), L("2.5", datatype=X.decimal), None),
+            (L("+44 20"), L("-1.0E2", datatype=X.double), L("plain", lang="en"))]
+    parsed = list(csv_module.reader(io.StringIO(results_csv(["a", "n", "r"], rows).decode("utf-8"))))
+    assert parsed[:3] == [["a", "n", "r"],
+                          ["'=HYPERLINK(\"http://x\")", "-3", "https://w3id.org/hscp/id/partnership/a"],
+                          ["'@SUM(A1)", "2.5", ""]]
+    assert parsed[3][0] == "'+44 20" and parsed[3][2] == "plain"
+    assert float(parsed[3][1]) == -100.0  # a negative double stays a number, unprefixed

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
+from kg import tables
 from kg.errors import UsageError
 
 from . import charts, kg, negotiation
@@ -72,9 +73,15 @@ def show(name: str):
                                 default=negotiation.HTML)
     store = kg().store
     if chosen.kind != "html":
-        # JSON is written by the query worker and passed through untouched
-        result = store.run(query, raw, output=chosen.serializer)  # QueryParameterError -> 400
-        response = result_response(result, chosen)
+        if chosen.name == "csv":
+            # a download for spreadsheets: text that would run as a formula is neutralised
+            # (/sparql keeps the SPARQL CSV format exactly)
+            result = store.run(query, raw)  # QueryParameterError -> 400
+            response = result_response(result, chosen, body=tables.results_csv(result.variables, result.rows))
+        else:
+            # JSON is written by the query worker and passed through untouched
+            result = store.run(query, raw, output=chosen.serializer)  # QueryParameterError -> 400
+            response = result_response(result, chosen)
         if chosen.name in ("csv", "tsv", "json") and requested:
             response.headers["Content-Disposition"] = f'inline; filename="{name}.{chosen.extension}"'
         return response

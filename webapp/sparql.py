@@ -157,9 +157,9 @@ def endpoint():
     return response
 
 
-def result_response(result, chosen: negotiation.Format) -> Response:
-    """A QueryResult in the chosen format, its limits declared."""
-    body = result.serialize(chosen.serializer)
+def result_response(result, chosen: negotiation.Format, body: bytes | None = None) -> Response:
+    """A QueryResult in the chosen format (or the ``body`` given for it), its limits declared."""
+    body = result.serialize(chosen.serializer) if body is None else body
     if result.truncated and chosen.name == "json":
         body = body.rstrip()[:-1] + b', "truncated": true, "limit": %d}' % result.limit
     response = Response(body, content_type=chosen.content_type)
