@@ -194,9 +194,6 @@ class Pivot:
     def units(self, row: str, column: str) -> list[Unit]:
         return self.cells.get((str(row), str(column)), [])
 
-    def total(self) -> int:
-        return len({u.iri for units in self.cells.values() for u in units})
-
 
 class ComparisonIndex:
     """The comparison's flat tables, read once, answering pivots, side-by-side and the gap map."""
@@ -308,7 +305,9 @@ class ComparisonIndex:
         return cached
 
     def _compute_units(self, measure: str, filters: Filters) -> list[Unit]:
-        form_values = {form: self._placement_values(self.form_placements(form), filters) for form in self.forms}
+        # a form's placements, once per call (the partnerships measure uses its own and its form's only)
+        form_values = {} if measure == "partnerships" else \
+            {form: self._placement_values(self.form_placements(form), filters) for form in self.forms}
         out: list[Unit] = []
         if measure == "forms":
             for form, jurisdiction in self.forms.items():
