@@ -25,16 +25,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rdflib import Dataset, Graph, Literal, URIRef
-from rdflib.namespace import DCAT, DCTERMS, RDF, RDFS, VOID, XSD
+from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, RDFS, VOID, XSD
 
 from . import __version__
-from .casedata import CaseData, read_case_data
+from .casedata import CaseData, read_datasets
 from .coverage import report as coverage_report
+from .datasets import BUNDLED_SLUG, DatasetSpec, datasets_of
 from .errors import InconsistentOntology, ValidationFailed
 from .leangraph import subject_objects
 from .mapping import Minter, to_graph
 from .mirror import OxMirror
-from .namespaces import HSCP, ONTOLOGY_IRI, bind_prefixes, graph_iri
+from .namespaces import DCAT_VERSION, HSCP, ONTOLOGY_IRI, SD, bind_prefixes, graph_iri
 from .provenance import Origin
 from .settings import Settings
 from .vocabulary import Vocabulary, load_vocabulary
@@ -68,9 +69,18 @@ class Compiled:
     timings: dict[str, float]
     input_hash: str
     mirror: object = None  # kg.mirror.OxMirror of the graphs, until the build is written
+    parts: dict[str, Graph] = dataclasses.field(default_factory=dict)  # the data by dataset: "data", "study/x"
+
+    def data_graphs(self) -> dict[str, Graph]:
+        """The case data's named graphs: "data" (the primary dataset) and one per study."""
+        return self.parts or {"data": self.data}
 
     def graphs(self) -> dict[str, Graph]:
-        return {"ontology": self.ontology, "data": self.data, "inferred": self.inferred, "metadata": self.metadata}
+        return {"ontology": self.ontology, **self.data_graphs(), "inferred": self.inferred, "metadata": self.metadata}
+
+    @property
+    def datasets(self) -> tuple[DatasetSpec, ...]:
+        return self.case_data.datasets
 
     def dataset(self) -> Dataset:
         """The four graphs as named graphs of one rdflib Dataset."""
@@ -133,7 +143,7 @@ def hash_inputs(folders: list[Path]) -> str:
         if folder.is_file():  # a workbook of case data
             digest.update(folder.name.encode() + b"\0" + folder.read_bytes() + b"\0")
             continue
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".csv", ".ttl")):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".csv", ".ttl", ".yaml", ".xlsx")):
             digest.update(str(path.relative_to(folder)).encode())
             digest.update(b"\0")
             digest.update(path.read_bytes())
@@ -159,7 +169,7 @@ def read_inputs(settings: Settings, progress: Progress | None = None,
     with _step("read ontology", timings, progress):
         vocabulary = load_vocabulary(settings.ontology_path, settings.base_iri)
     with _step("read case data", timings, progress):
-        case_data = read_case_data(settings.data_path, vocabulary.slugs)
+        case_data = read_datasets(datasets_of(settings), vocabulary.slugs)
     return vocabulary, case_data
 
 
@@ -200,18 +210,21 @@ def _compile(settings: Settings, progress: Progress | None, check: bool) -> Comp
     with _step("copy to pyoxigraph", timings, progress):
         mirror = OxMirror()
         mirror.add("ontology", ontology)
-        mirror.add("data", mapped.graph)
+        for name, part in (mapped.parts or {"data": mapped.graph}).items():
+            mirror.add(name, part)
     with _step("validate (SHACL)", timings, progress):
         report = validate(mapped.graph, vocabulary.shapes, ontology, origins=mapped.origins, mirror=mirror)
     if check and not report.conforms:
         raise ValidationFailed(report)
     with _step("reason", timings, progress):
-        reasoning = reason(ontology, mapped.graph, settings, origins=mapped.origins)
+        reasoning = reason(ontology, mapped.graph, settings, origins=mapped.origins,
+                           namespaces=tuple(spec.namespace for spec in case_data.datasets if spec.study))
     if check and not reasoning.consistent:
         raise InconsistentOntology(reasoning.message, reasoning.culprits)
-    input_hash = hash_inputs([settings.ontology_path, settings.data_path])
+    input_hash = hash_inputs([settings.ontology_path, settings.data_path, *settings.studies])
     compiled = Compiled(settings, vocabulary, case_data, ontology, mapped.graph, reasoning.inferred, Graph(),
-                        mapped.origins, report, reasoning, timings, input_hash)
+                        mapped.origins, report, reasoning, timings, input_hash,
+                        parts=mapped.parts if len(mapped.parts) > 1 else {})
     with _step("describe dataset", timings, progress):
         compiled.metadata = describe_dataset(compiled)
     with _step("copy to pyoxigraph (inferred, metadata)", timings, progress):
@@ -238,6 +251,8 @@ def describe_dataset(compiled: Compiled) -> Graph:
         "and observed drivers, outcome evidence and evaluation designs. Every claim carries its source and a "
         "confidence level (confirmed, partial, unverified).", lang="en")))
     g.add((ds, DCTERMS.license, LICENSE))
+    g.add((ds, DCTERMS.identifier, Literal(BUNDLED_SLUG)))
+    g.add((ds, DCAT_VERSION, Literal(__version__)))
     g.add((ds, DCTERMS.modified, Literal(datetime.date.today().isoformat(), datatype=XSD.date)))
     g.add((ds, DCTERMS.conformsTo, URIRef(ONTOLOGY_IRI)))
     g.add((ds, HSCP.inputHash, Literal(compiled.input_hash)))
@@ -264,7 +279,55 @@ def describe_dataset(compiled: Compiled) -> Graph:
         g.add((dist, DCAT.mediaType, Literal(media_type)))
         g.add((dist, DCAT.downloadURL, dist))
         g.add((dist, DCTERMS.license, LICENSE))
+    _named_graph(g, ds, graph_iri("data"), None)  # the whole build's count is above
+    for spec in compiled.datasets:
+        if spec.study:
+            _describe_study(g, ds, spec, compiled.data_graphs().get(spec.graph_name))
     return g
+
+
+def _named_graph(g: Graph, dataset: URIRef, graph: str, triples: int | None) -> None:
+    """The named graph that holds a dataset's triples, as the SPARQL Service Description says it."""
+    node = URIRef(f"{dataset}#graph")
+    g.add((node, RDF.type, SD.NamedGraph))
+    g.add((node, SD.name, URIRef(graph)))
+    g.add((node, SD.graph, dataset))
+    if triples is not None:
+        g.add((dataset, VOID.triples, Literal(triples, datatype=XSD.integer)))
+
+
+def _describe_study(g: Graph, whole: URIRef, spec: DatasetSpec, part: Graph | None) -> None:
+    """A study's own DCAT/VoID description: title, authors, publisher, licence, version, its graph."""
+    ds = URIRef(spec.iri)
+    g.add((whole, VOID.subset, ds))
+    g.add((whole, DCTERMS.hasPart, ds))
+    for cls in (DCAT.Dataset, VOID.Dataset):
+        g.add((ds, RDF.type, cls))
+    g.add((ds, DCTERMS.title, Literal(spec.title)))
+    g.add((ds, RDFS.label, Literal(spec.title)))
+    g.add((ds, DCTERMS.identifier, Literal(spec.slug)))
+    g.add((ds, DCTERMS.isPartOf, whole))
+    if spec.description:
+        g.add((ds, DCTERMS.description, Literal(spec.description)))
+    for index, name in enumerate(spec.authors, 1):
+        agent = URIRef(f"{ds}#author-{index}")
+        g.add((ds, DCTERMS.creator, agent))
+        g.add((agent, RDF.type, FOAF.Agent))
+        g.add((agent, FOAF.name, Literal(name)))
+    if spec.publisher:
+        agent = URIRef(f"{ds}#publisher")
+        g.add((ds, DCTERMS.publisher, agent))
+        g.add((agent, RDF.type, FOAF.Agent))
+        g.add((agent, FOAF.name, Literal(spec.publisher)))
+    if spec.licence:
+        licence = spec.licence
+        g.add((ds, DCTERMS.license, URIRef(licence) if licence.startswith(("http://", "https://")) else Literal(licence)))
+    if spec.version:
+        g.add((ds, DCAT_VERSION, Literal(spec.version)))
+        g.add((ds, OWL.versionInfo, Literal(spec.version)))
+    g.add((ds, VOID.uriSpace, Literal(spec.namespace)))
+    g.add((ds, DCTERMS.conformsTo, URIRef(ONTOLOGY_IRI)))
+    _named_graph(g, ds, spec.graph, None if part is None else len(part))
 
 
 JSONLD_RDFLIB_LIMIT = 200_000
@@ -283,16 +346,29 @@ def _write_outputs(compiled: Compiled, folder: Path) -> None:
             mirror.add(name, graph)
     store = mirror.store
     prefixes = {p: str(ns) for p, ns in _dump_prefixes().items()}
-    data, metadata = ox.NamedNode(graph_iri("data")), ox.NamedNode(graph_iri("metadata"))
+    metadata = ox.NamedNode(graph_iri("metadata"))
+    data_graphs = [ox.NamedNode(graph_iri(name)) for name in compiled.data_graphs()]
+    if len(data_graphs) == 1:
+        data_dump = {"from_graph": data_graphs[0]}
+    else:  # several datasets: the case-data dumps hold all of them, each triple once
+        data_dump = {"input": lambda: {ox.Triple(q.subject, q.predicate, q.object)
+                                       for g in data_graphs for q in store.quads_for_pattern(None, None, None, g)}}
     dumps = [("graph.nq", {"format": ox.RdfFormat.N_QUADS}),
-             ("data.ttl", {"format": ox.RdfFormat.TURTLE, "from_graph": data, "prefixes": prefixes}),
+             ("data.ttl", {"format": ox.RdfFormat.TURTLE, **data_dump, "prefixes": prefixes}),
              ("void.ttl", {"format": ox.RdfFormat.TURTLE, "from_graph": metadata, "prefixes": prefixes})]
     rdflib_jsonld = len(compiled.data) <= JSONLD_RDFLIB_LIMIT
     if not rdflib_jsonld:
-        dumps.append(("data.jsonld", {"format": ox.RdfFormat.JSON_LD, "from_graph": data, "prefixes": prefixes}))
+        dumps.append(("data.jsonld", {"format": ox.RdfFormat.JSON_LD, **data_dump, "prefixes": prefixes}))
+
+    def dump(path: Path, input=None, **options) -> None:
+        if input is None:
+            store.dump(path, **options)
+        else:
+            ox.serialize(input(), path, **options)
+
     # pyoxigraph releases the GIL while it serialises: the dumps share both cores.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        written = [pool.submit(store.dump, folder / name, **options) for name, options in dumps]
+        written = [pool.submit(dump, folder / name, **options) for name, options in dumps]
         if rdflib_jsonld:
             compiled.data.serialize(folder / "data.jsonld", format="json-ld", auto_compact=True)
         for future in written:

@@ -530,6 +530,7 @@ class Record:
     row: int
     id: str
     values: Mapping[str, Any]
+    dataset: str = ""  # the slug of the dataset (kg.datasets) it comes from; "" for the primary data
 
     def get(self, column: str, default: Any = None) -> Any:
         value = self.values.get(column)
@@ -545,6 +546,7 @@ class CaseData:
 
     folder: Path
     tables: Mapping[str, tuple[Record, ...]]
+    datasets: tuple = ()  # kg.datasets.DatasetSpec of each dataset merged in (empty: one folder read alone)
 
     def __getitem__(self, table: str) -> tuple[Record, ...]:
         return self.tables.get(table, ())
@@ -663,8 +665,8 @@ def _parse_cell(column: Column, text: str, path: str, row: int, problems: list[C
 
 
 def _check_references(data: dict[str, list[Record]], problems: list[CaseDataProblem],
-                      vocabularies: Mapping[str, frozenset[str]]) -> None:
-    ids = {name: {r.id for r in records} for name, records in data.items()}
+                      vocabularies: Mapping[str, frozenset[str]], known: Mapping[str, frozenset[str]] = {}) -> None:
+    ids = {name: {r.id for r in records} | known.get(name, frozenset()) for name, records in data.items()}
     for name, records in data.items():
         table = TABLES[name]
         # duplicate ids
@@ -749,8 +751,9 @@ def _check_observation(record: Record, problems: list[CaseDataProblem],
                                             f"a {dimension} holds for a period: give at least its start"))
 
 
-def _check_conflicts(data: Mapping[str, list[Record]], problems: list[CaseDataProblem]) -> None:
-    ids = {name: {r.id for r in records} for name, records in data.items()}
+def _check_conflicts(data: Mapping[str, list[Record]], problems: list[CaseDataProblem],
+                     known: Mapping[str, frozenset[str]] = {}) -> None:
+    ids = {name: {r.id for r in records} | known.get(name, frozenset()) for name, records in data.items()}
     for record in data.get("conflicts", ()):
         claims = _as_tuple(record.values.get("claims"))
         if claims and len(set(claims)) < 2:
@@ -766,52 +769,112 @@ def _check_conflicts(data: Mapping[str, list[Record]], problems: list[CaseDataPr
                                                 f"'{slug}' is not an id in {table}.csv: add that row or correct the id"))
 
 
-def read_case_data(folder: Path | str, vocabularies: Mapping[str, frozenset[str]]) -> CaseData:
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """How one dataset is read: as the primary data (every required table) or as a study (only
+    the tables it needs, referring by id to the rows of the datasets read before it)."""
+
+    study: bool = False
+    prefix: str = ""  # what file names in messages start with (a study's folder name and '/')
+    dataset: str = ""  # the dataset's slug, kept on every record
+    known: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)  # table -> ids defined before
+
+
+def read_case_data(folder: Path | str, vocabularies: Mapping[str, frozenset[str]],
+                   reading: Reading | None = None) -> CaseData:
     """Read every case file in ``folder`` (or every sheet of an ``.xlsx`` workbook); raise
     :class:`CaseDataError` listing all problems.
 
     ``vocabularies`` maps a scheme slug to the concept slugs it allows (see
     :func:`kg.vocabulary.load_vocabulary`). Paths in messages are relative to nothing: the
-    file's name, so messages read the same wherever the folder lives.
+    file's name (after ``reading.prefix``), so messages read the same wherever the folder lives.
     """
     folder = Path(folder)
+    reading = reading or Reading()
     problems: list[CaseDataProblem] = []
     if folder.is_file() and folder.suffix.lower() == ".xlsx":
-        return read_workbook(folder, vocabularies)
+        return read_workbook(folder, vocabularies, reading)
     if not folder.is_dir():
         raise CaseDataError([CaseDataProblem(str(folder), None, None, "no such folder of case data")])
     present = {p.name: p for p in sorted(folder.glob("*.csv"))}
     expected = {t.filename for t in TABLES.values()}
     for name in sorted(set(present) - expected):
-        problems.append(CaseDataProblem(name, None, None,
+        problems.append(CaseDataProblem(reading.prefix + name, None, None,
                                         f"unknown table: the case-data tables are {', '.join(sorted(expected))}"))
     data: dict[str, list[Record]] = {}
     for table in TABLES.values():
         path = present.get(table.filename)
+        where = reading.prefix + table.filename
         if path is None:
-            if table.required:
-                problems.append(CaseDataProblem(table.filename, None, None,
+            if table.required and not reading.study:
+                problems.append(CaseDataProblem(where, None, None,
                                                 f"missing file: {table.filename} is required ({table.help})"))
             data[table.name] = []
             continue
-        text = _decode(path.read_bytes(), table.filename, problems)
-        data[table.name] = [] if text is None else read_table(table, text, table.filename, problems, vocabularies)
-    return _finish(folder, data, problems, vocabularies)
+        text = _decode(path.read_bytes(), where, problems)
+        data[table.name] = [] if text is None else read_table(table, text, where, problems, vocabularies)
+    return _finish(folder, data, problems, vocabularies, reading)
 
 
 def _finish(origin: Path, data: dict[str, list[Record]], problems: list[CaseDataProblem],
-            vocabularies: Mapping[str, frozenset[str]]) -> CaseData:
-    _check_references(data, problems, vocabularies)
-    _check_conflicts(data, problems)
+            vocabularies: Mapping[str, frozenset[str]], reading: Reading) -> CaseData:
+    _check_references(data, problems, vocabularies, reading.known)
+    _check_conflicts(data, problems, reading.known)
     if problems:
         raise CaseDataError(problems)
+    if reading.dataset:
+        data = {name: [dataclasses.replace(r, dataset=reading.dataset) for r in records] for name, records in data.items()}
     return CaseData(origin, {name: tuple(records) for name, records in data.items()})
+
+
+def read_datasets(specs: list, vocabularies: Mapping[str, frozenset[str]]) -> CaseData:
+    """Read the primary dataset and each study (kg.datasets.DatasetSpec, in order) into one CaseData.
+
+    A study may hold only the tables it needs and refer by id to the rows of the datasets before
+    it. An id that two datasets both define is an error naming both files and rows, unless both
+    rows say exactly the same (a study may repeat a bundled source, say): the first one is kept.
+    Every problem of every dataset is reported at once.
+    """
+    problems: list[CaseDataProblem] = []
+    parts: list[CaseData] = []
+    known: dict[str, set[str]] = {name: set() for name in TABLES}
+    defined: dict[tuple[str, str], Record] = {}
+    tables: dict[str, list[Record]] = {name: [] for name in TABLES}
+    for spec in specs:
+        # with several datasets, every file is named with its folder: two of them hold partnerships.csv
+        prefix = spec.prefix or (f"{Path(spec.path).name}/" if len(specs) > 1 else "")
+        reading = Reading(spec.study, prefix, spec.slug if spec.study else "",
+                          {name: frozenset(ids) for name, ids in known.items()})
+        try:
+            part = read_case_data(spec.path, vocabularies, reading)
+        except CaseDataError as error:
+            problems.extend(error.problems)
+            continue
+        parts.append(part)
+        for record in part.records():
+            earlier = defined.get((record.table, record.id))
+            if earlier is None:
+                defined[(record.table, record.id)] = record
+                tables[record.table].append(record)
+                known[record.table].add(record.id)
+            elif dict(earlier.values) != dict(record.values):
+                differ = sorted(k for k in set(earlier.values) | set(record.values)
+                                if earlier.values.get(k) != record.values.get(k))
+                problems.append(CaseDataProblem(record.path, record.row, "id",
+                                                f"'{record.id}' is also defined by {earlier.path} row {earlier.row}, differently "
+                                                f"({', '.join(differ)}): refer to that row by its id and delete this one, "
+                                                "or give yours another id"))
+    if problems:
+        raise CaseDataError(problems)
+    if len(specs) == 1 and parts:
+        return dataclasses.replace(parts[0], datasets=tuple(specs))
+    return CaseData(Path(specs[0].path), {name: tuple(records) for name, records in tables.items()}, tuple(specs))
 
 
 # --- spreadsheets ------------------------------------------------------------------------------
 
 
-def read_workbook(path: Path, vocabularies: Mapping[str, frozenset[str]]) -> CaseData:
+def read_workbook(path: Path, vocabularies: Mapping[str, frozenset[str]], reading: Reading | None = None) -> CaseData:
     """Read an ``.xlsx`` workbook with one sheet per table (named ``partnerships`` or
     ``partnerships.csv``). Cells are read as the text a CSV export would hold; problems name the
     workbook, the sheet, the row and the column. Formulas and merged cells are refused (a formula's
@@ -819,7 +882,8 @@ def read_workbook(path: Path, vocabularies: Mapping[str, frozenset[str]]) -> Cas
     only), and so are numbers in date columns (Excel's serial dates): type dates as text."""
     import openpyxl
 
-    name = path.name
+    reading = reading or Reading()
+    name = reading.prefix + path.name
     problems: list[CaseDataProblem] = []
     try:
         workbook = openpyxl.load_workbook(path, data_only=False)  # formulas as formulas, to refuse them
@@ -843,7 +907,7 @@ def read_workbook(path: Path, vocabularies: Mapping[str, frozenset[str]]) -> Cas
         sheet = sheets.get(table.name)
         where = f"{name} (sheet {table.name})"
         if sheet is None:
-            if table.required:
+            if table.required and not reading.study:
                 problems.append(CaseDataProblem(name, None, None, f"missing sheet: {table.name} is required ({table.help})"))
             data[table.name] = []
             continue
@@ -872,7 +936,7 @@ def read_workbook(path: Path, vocabularies: Mapping[str, frozenset[str]]) -> Cas
                 texts.append(_cell_text(cell))
             numbered.append((number, texts))
         data[table.name] = read_rows(table, numbered, where, problems, vocabularies)
-    return _finish(path, data, problems, vocabularies)
+    return _finish(path, data, problems, vocabularies, reading)
 
 
 def _cell_text(cell) -> str:

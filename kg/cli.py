@@ -85,8 +85,24 @@ def cli(ctx: click.Context) -> None:
         ctx.exit(error.exit_code)
 
 
-data_option = click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
-                           help="Folder of case-data CSV files, or an .xlsx workbook with a sheet per table (default: KG_DATA_DIR or the bundled data/).")
+data_option = click.option("--data", "data_dir", type=click.Path(path_type=Path), multiple=True,
+                           help="Folder of case-data CSV files, or an .xlsx workbook with a sheet per table (default: KG_DATA_DIR or "
+                                "the bundled data/). Repeat it to add studies (folders written by kg init): they are merged with "
+                                "the case data, each in its own named graph.")
+
+
+def _data(paths: tuple[Path, ...]) -> dict:
+    """--data values as settings: at most one folder of case data, and any number of studies."""
+    from .datasets import is_study
+
+    if not paths:
+        return {}
+    studies = tuple(p for p in paths if is_study(p))
+    primary = [p for p in paths if not is_study(p)]
+    if len(primary) > 1:
+        raise UsageError(f"--data names {len(primary)} folders of case data ({', '.join(map(str, primary))}): give one, "
+                         "and add studies (folders with a study.yaml, from kg init) beside it")
+    return {"data_dir": primary[0] if primary else None, "studies": studies or None}
 build_option = click.option("--build", "build_dir", type=click.Path(path_type=Path), default=None,
                             help="Build folder to read (default: KG_BUILD or build/).")
 store_option = click.option("--store", default=None,
@@ -106,8 +122,8 @@ def build(ctx, data_dir, out, store, reasoner):
     """
     from .build import build as run_build
 
-    settings = _settings(ctx, data_dir=data_dir, build_dir=out, store=store, reasoner=reasoner)
-    click.echo(f"building from {settings.data_path}", err=True)
+    settings = _settings(ctx, **_data(data_dir), build_dir=out, store=store, reasoner=reasoner)
+    click.echo(f"building from {settings.data_path}" + "".join(f" + {p}" for p in settings.studies), err=True)
     compiled = run_build(settings, progress=_progress(True))
     if settings.store.startswith("oxigraph:"):
         from .store import load_build_into
@@ -144,7 +160,7 @@ def validate(ctx, data_dir, fmt):
     from .mapping import to_graph
     from .validate import validate as run_validate
 
-    settings = _settings(ctx, data_dir=data_dir)
+    settings = _settings(ctx, **_data(data_dir))
     try:
         vocabulary, case_data = read_inputs(settings)
     except CaseDataError as error:
@@ -174,10 +190,11 @@ def reason(ctx, data_dir, reasoner, show):
     from .mapping import to_graph
     from .reason import reason as run_reason
 
-    settings = _settings(ctx, data_dir=data_dir, reasoner=reasoner)
+    settings = _settings(ctx, **_data(data_dir), reasoner=reasoner)
     vocabulary, case_data = read_inputs(settings)
     mapped = to_graph(case_data, vocabulary, settings.base_iri)
-    result = run_reason(vocabulary.ontology_graph(), mapped.graph, settings, origins=mapped.origins)
+    result = run_reason(vocabulary.ontology_graph(), mapped.graph, settings, origins=mapped.origins,
+                        namespaces=tuple(spec.namespace for spec in case_data.datasets if spec.study))
     if result.message:
         click.echo(result.message, err=not result.consistent)
     click.echo(f"reasoner: {result.reasoner} ({result.elapsed:.2f} s)")

@@ -14,7 +14,9 @@ exactly the units it counts, each with its evidence.
 
 Filters: a minimum confidence (confirmed > partial > unverified) and a basis (``stated``: only
 placements the sources state; ``all``: the analyst's derived ones too) apply to the claims; a
-value no claim at that level supports is *not known* for that unit.
+value no claim at that level supports is *not known* for that unit. A dataset filter keeps the
+units one dataset defines (the bundled evidence, or one study merged into the build); their
+values may still rest on claims of other datasets, and every claim names its own.
 
 >>> index = ComparisonIndex.load(store, catalogue)                             # doctest: +SKIP
 >>> p = index.pivot("jurisdiction", "budget-integration", measure="forms")    # doctest: +SKIP
@@ -133,6 +135,7 @@ class Filters:
     minimum: str | None = None
     basis: str = "all"
     only: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)  # dimension -> allowed values
+    dataset: str | None = None  # only the units of this dataset (kg.datasets: "bundled" or a study's id)
 
     def __post_init__(self):
         accepted(self.minimum)
@@ -201,7 +204,10 @@ class ComparisonIndex:
     QUERIES = ("comparison-units", "comparison-classifications", "comparison-findings")
 
     def __init__(self, units: list[tuple[URIRef, str, URIRef, URIRef, str]], placements: list[Placement],
-                 findings: list[Finding]):
+                 findings: list[Finding], datasets=None):
+        from .datasets import DatasetIndex
+
+        self.datasets = datasets or DatasetIndex([])
         self.forms: dict[URIRef, URIRef] = {}  # form -> jurisdiction
         self.partnerships: dict[URIRef, tuple[URIRef, URIRef]] = {}  # partnership -> (form, jurisdiction)
         self.unit_confidence: dict[URIRef, str] = {}
@@ -247,9 +253,15 @@ class ComparisonIndex:
                         _text(r.get("firstSource")))
                 for r in store.run(findings_q, {}, limit=10_000_000).bindings()
             ]
-            return cls(units, placements, findings)
+            from .datasets import DatasetIndex
+
+            return cls(units, placements, findings, DatasetIndex.load(store, catalogue))
 
         return store.memo(("comparison-index",), compute)
+
+    def dataset_of(self, iri) -> str | None:
+        """The id of the dataset a unit or claim comes from ("bundled" or a study's id)."""
+        return self.datasets.id_of(iri)
 
     # -- units and their values --------------------------------------------------------------------
 
@@ -293,6 +305,8 @@ class ComparisonIndex:
     def units(self, measure: str, filters: Filters) -> list[Unit]:
         """Every unit of the measure with its values on every dimension (cached by measure and filters)."""
         check_choice(measure, MEASURES, "measure")
+        if filters.dataset is not None:
+            check_choice(filters.dataset, self.datasets.by_id, "dataset")
         key = (measure, filters)
         with self._lock:
             cached = self._units.get(key)
@@ -341,6 +355,8 @@ class ComparisonIndex:
                                      *(form_values[f] for f in forms if f in form_values),
                                      self._finding_values(rows, filters))
                 out.append(Unit(key, measure[:-1], values))
+        if filters.dataset is not None:
+            out = [u for u in out if self.dataset_of(u.iri) == filters.dataset]
         return [u for u in out if _passes(u, filters)]
 
     # -- the views ---------------------------------------------------------------------------------
@@ -436,16 +452,18 @@ def claims_about(store, catalogue, iri: str) -> list[Claim]:
 # --- the JSON shapes of the comparison views (for /openapi.json and the tests) ---------------------
 
 _PROVENANCE = {"url": {"type": "string"}, "citation": {"type": "string"}, "licence": {"type": "string"}}
-_EVIDENCE = {"type": "object", "required": ["dimension", "value", "claim", "confidence", "basis"],
+_EVIDENCE = {"type": "object", "required": ["dimension", "value", "claim", "confidence", "basis", "dataset"],
              "properties": {"dimension": {"type": "string"}, "value": {"type": "string"}, "claim": {"type": "string"},
+                            "dataset": {"type": ["string", "null"]},
                             "confidence": {"type": ["string", "null"]}, "basis": {"enum": ["stated", "derived"]}}}
 PIVOT_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Pivot", "type": "object",
-    "required": ["ok", "url", "citation", "licence", "rows", "columns", "measure", "confidence", "basis", "row_values",
-                 "column_values", "cells"],
+    "required": ["ok", "url", "citation", "licence", "rows", "columns", "measure", "confidence", "basis", "dataset",
+                 "row_values", "column_values", "cells"],
     "properties": {
         "ok": {"const": True}, **_PROVENANCE, "rows": {"enum": list(DIMENSIONS)}, "columns": {"enum": list(DIMENSIONS)},
+        "dataset": {"type": ["string", "null"]},
         "measure": {"enum": list(MEASURES)}, "confidence": {"enum": list(CONFIDENCE_LEVELS)}, "basis": {"enum": list(BASES)},
         "row_values": {"type": "array", "items": {"type": "string"}},
         "column_values": {"type": "array", "items": {"type": "string"}},
@@ -453,8 +471,9 @@ PIVOT_SCHEMA = {
             "type": "object", "required": ["row", "column", "count", "units"],
             "properties": {"row": {"type": "string"}, "column": {"type": "string"}, "count": {"type": "integer", "minimum": 1},
                            "units": {"type": "array", "items": {
-                               "type": "object", "required": ["unit", "kind", "evidence"],
+                               "type": "object", "required": ["unit", "kind", "dataset", "evidence"],
                                "properties": {"unit": {"type": "string"}, "kind": {"type": "string"},
+                                              "dataset": {"type": ["string", "null"]},
                                               "evidence": {"type": "array", "items": _EVIDENCE}}}}}}},
     },
 }

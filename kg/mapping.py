@@ -44,16 +44,21 @@ _TIME_PROPERTIES = {"year": TIME.inXSDgYear, "month": TIME.inXSDgYearMonth, "day
 
 @dataclasses.dataclass(frozen=True)
 class Minter:
-    """Mints every IRI of the instance data from the base IRI."""
+    """Mints every IRI of the instance data from the base IRI.
+
+    ``owners`` maps (kind, id) to the namespace of the study that defines it: a study's rows are
+    minted under its own namespace, and a reference to them by id from anywhere gets that IRI.
+    """
 
     base: str
+    owners: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
     _minted: dict = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
 
     def resource(self, kind: str, slug: str) -> URIRef:
         key = (kind, slug)
         iri = self._minted.get(key)
         if iri is None:  # one shared term per resource: a big graph names each one many times
-            iri = self._minted[key] = URIRef(f"{self.base}{kind}/{slug}")
+            iri = self._minted[key] = URIRef(f"{self.owners.get(key, self.base)}{kind}/{slug}")
         return iri
 
     def concept(self, scheme: str, slug: str) -> URIRef:
@@ -83,11 +88,12 @@ class Minter:
     def indicator_dataset(self) -> URIRef:
         return URIRef(f"{self.base}dataset/indicators")
 
-    def split(self, iri: str) -> tuple[str, str] | None:
-        """(kind, slug) of an instance IRI under the base, or None."""
-        if not iri.startswith(self.base):
+    def split(self, iri: str, base: str | None = None) -> tuple[str, str] | None:
+        """(kind, slug) of an instance IRI under the base (or under ``base``), or None."""
+        base = self.base if base is None else base
+        if not iri.startswith(base):
             return None
-        kind, sep, slug = iri[len(self.base):].partition("/")
+        kind, sep, slug = iri[len(base):].partition("/")
         return (kind, slug) if sep and slug and "/" not in slug and "#" not in slug else None
 
 
@@ -97,18 +103,25 @@ def date_literal(date: PartialDate) -> Literal:
 
 @dataclasses.dataclass
 class Mapped:
-    graph: Graph
+    graph: Graph  # every dataset's triples
     origins: dict[str, Origin]
+    parts: dict[str, Graph] = dataclasses.field(default_factory=dict)  # named graph ("data", "study/x") -> its triples
 
 
 class _Mapper:
     def __init__(self, data: CaseData, vocabulary: Vocabulary, base: str):
         self.data = data
         self.vocabulary = vocabulary
-        self.mint = Minter(base)
-        # A plain set while mapping (rdflib's Graph.add costs ~10 us and ~1.3 KB a triple);
-        # wrapped in a lean rdflib Graph at the end.
-        self.triples: set[tuple] = set()
+        studies = [spec for spec in data.datasets if spec.study]
+        namespaces = {spec.slug: spec.namespace for spec in studies}
+        owners = {(TABLES[r.table].kind, r.id): namespaces[r.dataset] for r in data.records() if r.dataset}
+        self.mint = Minter(base, owners)
+        # A plain set per named graph while mapping (rdflib's Graph.add costs ~10 us and ~1.3 KB
+        # a triple); wrapped in lean rdflib Graphs at the end. A row's triples go to the graph of
+        # the dataset that states it.
+        self.graph_of = {"": "data", **{spec.slug: spec.graph_name for spec in studies}}
+        self.parts: dict[str, set[tuple]] = {name: set() for name in self.graph_of.values()}
+        self.triples = self.parts["data"]
         self._add = self.triples.add
         self._literals: dict[tuple, Literal] = {}
         self._partnership_ids = frozenset(r.id for r in data["partnerships"])
@@ -441,14 +454,24 @@ class _Mapper:
     # -- whole dataset ---------------------------------------------------------------------
 
     def run(self) -> Mapped:
+        several = len(self.parts) > 1
         for name in TABLES:
             method = getattr(self, name.replace("-", "_"))
             for record in self.data[name]:
+                if several:
+                    self._add = self.parts[self.graph_of[record.dataset]].add
                 method(record)
+        self._add = self.triples.add
         self.schemes_of_data()
-        graph = lean_graph(self.triples)
-        bind_prefixes(graph)
-        return Mapped(graph, self.origins)
+        parts = {}
+        for name, triples in self.parts.items():
+            parts[name] = lean_graph(triples)
+            bind_prefixes(parts[name])
+        graph = parts["data"]
+        if several:
+            graph = lean_graph(set().union(*self.parts.values()))
+            bind_prefixes(graph)
+        return Mapped(graph, self.origins, parts)
 
     def schemes_of_data(self) -> None:
         """The two schemes whose concepts come from the case data rather than ontology/schemes."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rdflib import Namespace
+from rdflib import Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, ORG, OWL, PROV, QB, RDF, RDFS, SH, SKOS, TIME, VOID, XSD
 
 HSCP_IRI = "https://w3id.org/hscp/def#"
@@ -13,6 +13,7 @@ HSCP = Namespace(HSCP_IRI)
 SCHEMA = Namespace("https://schema.org/")
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 DCT = DCTERMS
+DCAT_VERSION = URIRef(str(DCAT) + "version")  # DCAT 3's dcat:version, which rdflib's DCAT does not list yet
 
 # Named graphs inside a build (graph.nq): the TBox and schemes, the mapped case data, what the
 # reasoner inferred, and the dataset's own VoID/DCAT description.
@@ -20,10 +21,13 @@ GRAPH_BASE = "https://w3id.org/hscp/graph/"
 GRAPH_NAMES = ("ontology", "data", "inferred", "metadata")
 
 
+STUDY_GRAPH = "study/"  # a study's case data: graph/study/{slug}, beside graph/data (the bundled data)
+
+
 def graph_iri(name: str) -> str:
-    """IRI of one of the build's named graphs (``name`` in GRAPH_NAMES)."""
-    if name not in GRAPH_NAMES:
-        raise ValueError(f"no named graph {name!r}; the graphs are {', '.join(GRAPH_NAMES)}")
+    """IRI of one of the build's named graphs (``name`` in GRAPH_NAMES, or ``study/{slug}``)."""
+    if name not in GRAPH_NAMES and not (name.startswith(STUDY_GRAPH) and len(name) > len(STUDY_GRAPH)):
+        raise ValueError(f"no named graph {name!r}; the graphs are {', '.join(GRAPH_NAMES)} and study/SLUG")
     return GRAPH_BASE + name
 
 PREFIXES = {

@@ -96,11 +96,13 @@ def reason(
     *,
     origins: Mapping[str, Origin] | None = None,
     strategy: str = "auto",
+    namespaces: tuple[str, ...] = (),
 ) -> ReasoningResult:
     """Check ``ontology`` + ``data`` for consistency and compute the inferred types.
 
     ``settings.reasoner`` chooses HermiT or OWL-RL ("auto": HermiT when ``settings.java`` is
-    on PATH); ``strategy`` is "auto", "naive" or "scalable".
+    on PATH); ``strategy`` is "auto", "naive" or "scalable". ``namespaces``: the studies' IRI
+    namespaces, whose individuals are typed as those under the base IRI are.
 
     :raises ReasonerError: when HermiT was asked for and cannot run.
     """
@@ -112,7 +114,8 @@ def reason(
         strategy = "naive" if len(data) <= NAIVE_LIMIT else "scalable"
     engine = _Engine(reasoner, java)
     tbox = _TBox(ontology)
-    base = str(settings.base_iri)
+    # the individuals are those of the case data: under the base IRI, or a study's namespace
+    base = (str(settings.base_iri), *namespaces)
 
     ontology_alone = engine.classify(ontology)
     if ontology_alone is None:
@@ -300,7 +303,7 @@ class _Closed:
             found = self._supers[cls] = frozenset(seen)
         return found
 
-    def individual_types(self, base: str) -> dict:
+    def individual_types(self, base: str | tuple[str, ...]) -> dict:
         types: dict = defaultdict(set)
         for s, o in self.graph.subject_objects(RDF.type):
             if str(s).startswith(base):
@@ -363,7 +366,7 @@ class _TBox:
         self.ranges = {p: c for p, c in self.ranges.items() if c}
 
 
-def _apply(tbox: _TBox, classified: _Closed, data: Graph, base: str) -> dict:
+def _apply(tbox: _TBox, classified: _Closed, data: Graph, base: str | tuple[str, ...]) -> dict:
     """Types of every individual under ``base``: asserted, from domains and ranges, from
     the ontology's own classification, closed upwards; then the defined classes."""
     asserted: dict = defaultdict(set)

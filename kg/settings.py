@@ -42,6 +42,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("base_iri", DEFAULT_BASE_IRI, "Base IRI of the instance data; every resource IRI starts with it."),
     Setting("data_dir", None, "Folder of case-data CSV files (default: the bundled data/).", Path),
+    Setting("studies", (), "Study folders (kg init) built beside the case data, separated by the path separator ':'.", tuple),
     Setting("build_dir", Path("build"), "Folder a build is written to and read from.", Path, "KG_BUILD"),
     Setting("ontology_dir", None, "Folder holding hscp.ttl, schemes/ and shapes.ttl (default: bundled).", Path),
     Setting("queries_dir", None, "Folder of canned queries, one .rq file each (default: bundled).", Path),
@@ -66,6 +67,9 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def _convert(setting: Setting, raw: object) -> object:
+    if setting.kind is tuple:  # a list of paths: KG_STUDIES=a:b, or a sequence from the CLI
+        items = raw.split(os.pathsep) if isinstance(raw, str) else (raw or ())
+        return tuple(Path(item) for item in items if str(item))
     if raw is None or setting.kind is str or isinstance(raw, setting.kind):
         return raw
     try:
@@ -80,6 +84,7 @@ def _convert(setting: Setting, raw: object) -> object:
 class Settings:
     base_iri: str = DEFAULT_BASE_IRI
     data_dir: Path | None = None
+    studies: tuple[Path, ...] = ()
     build_dir: Path = Path("build")
     ontology_dir: Path | None = None
     queries_dir: Path | None = None

@@ -182,7 +182,7 @@ def init(folder: Path, vocabularies: Mapping[str, frozenset[str]], *, title: str
     files = {
         "datapackage.json": json.dumps(datapackage(vocabularies, name=_slug(title), title=title), indent=2) + "\n",
         "csv-metadata.json": json.dumps(csvw_metadata(vocabularies), indent=2) + "\n",
-        "study.yaml": yaml.safe_dump({"title": title, "authors": authors or [], "licence": licence, "version": "0.1.0",
+        "study.yaml": yaml.safe_dump({"id": _slug(folder.name), "title": title, "authors": authors or [], "licence": licence, "version": "0.1.0",
                                       "namespace": namespace}, sort_keys=False, allow_unicode=True),
         "README.md": README.format(title=title, folder=folder),
     }

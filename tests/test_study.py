@@ -98,7 +98,7 @@ def test_kg_init_writes_a_study_the_metadata_describes(tmp_path):
     for table in TABLES.values():
         assert (folder / table.filename).read_text(encoding="utf-8").strip() == ",".join(c.name for c in table.columns)
     study = yaml.safe_load((folder / "study.yaml").read_text(encoding="utf-8"))
-    assert study == {"title": "Coding Welsh partnerships", "authors": ["A. Researcher"],
+    assert study == {"id": "my-study", "title": "Coding Welsh partnerships", "authors": ["A. Researcher"],
                      "licence": "https://creativecommons.org/licenses/by/4.0/", "version": "0.1.0",
                      "namespace": "https://example.org/welsh-study/id/"}
     package = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))

@@ -63,6 +63,13 @@ class KG:
         return ComparisonIndex.load(self.store, self.catalogue)
 
     @property
+    def datasets(self):
+        """The build's datasets (kg.datasets.DatasetIndex): the bundled evidence and its studies."""
+        from kg.datasets import DatasetIndex
+
+        return DatasetIndex.load(self.store, self.catalogue)
+
+    @property
     def vocabulary(self):
         from kg.vocabulary import load_vocabulary
 
@@ -81,6 +88,10 @@ class KG:
         base = self.settings.base_iri
         if iri.startswith(base):
             return "/id/" + quote(iri[len(base):], safe="/#-._~")
+        if iri.startswith(("http://", "https://")) and not iri.startswith(HSCP_IRI):
+            study = self.datasets.of(iri)  # a study's resource: served here under /study/{id}/
+            if study is not None and study.study:
+                return f"/study/{study.id}/" + quote(iri[len(study.namespace):], safe="/#-._~")
         if iri.startswith(HSCP_IRI):
             return "/def#" + quote(iri[len(HSCP_IRI):], safe="-._~")
         if iri == ONTOLOGY_IRI or iri.startswith(ONTOLOGY_IRI + "/"):

@@ -84,7 +84,16 @@ def _json_wanted() -> bool:
 
 def _filters(**only) -> kc.Filters:
     return kc.Filters(minimum=request.args.get("confidence") or None, basis=request.args.get("basis") or "all",
-                      only={k: frozenset(v) for k, v in only.items() if v})
+                      only={k: frozenset(v) for k, v in only.items() if v}, dataset=request.args.get("dataset") or None)
+
+
+def _dataset_view(iri) -> dict | None:
+    """The dataset a unit or claim comes from, when the build merges several (else None: all are bundled)."""
+    index = kg().comparison.datasets
+    if len(index.datasets) < 2:
+        return None
+    found = index.of(iri)
+    return None if found is None else {"id": found.id, "title": found.title, "study": found.study}
 
 
 def _arg(name: str, default: str, allowed) -> str:
@@ -105,14 +114,15 @@ def _unit_view(unit: kc.Unit, dims: tuple[str, ...], values: tuple[str, ...], la
             if e.claim == unit.iri:  # where the unit is, or what form it is: the unit's own row says so
                 continue
             evidence.append({"claim": term_view(e.claim, labels), "confidence": e.confidence,
-                             "derived": e.derived, "dimension": kc.DIMENSIONS[dim]})
-    return {"unit": term_view(unit.iri, labels), "evidence": evidence}
+                             "derived": e.derived, "dimension": kc.DIMENSIONS[dim], "dataset": _dataset_view(e.claim)})
+    return {"unit": term_view(unit.iri, labels), "evidence": evidence, "dataset": _dataset_view(unit.iri)}
 
 
 def _unit_json(unit: kc.Unit, dims, values) -> dict:
-    return {"unit": str(unit.iri), "kind": unit.kind,
+    index = kg().comparison
+    return {"unit": str(unit.iri), "kind": unit.kind, "dataset": index.dataset_of(unit.iri),
             "evidence": [{"dimension": dim, "value": value, "claim": str(e.claim), "confidence": e.confidence,
-                          "basis": "derived" if e.derived else "stated"}
+                          "basis": "derived" if e.derived else "stated", "dataset": index.dataset_of(e.claim)}
                          for dim, value in zip(dims, values) for e in unit.values[dim].get(value, ())]}
 
 
@@ -139,7 +149,7 @@ def pivot(extension: str | None = None):
     if _json_wanted():
         return jsonify({
             "ok": True, **_provenance(), "rows": rows, "columns": columns, "measure": measure,
-            "confidence": filters.minimum or "unverified", "basis": filters.basis,
+            "confidence": filters.minimum or "unverified", "basis": filters.basis, "dataset": filters.dataset,
             "row_values": p.row_values, "column_values": p.column_values,
             "cells": [{"row": a, "column": b, "count": len(units),
                        "units": [_unit_json(u, (rows, columns), (a, b)) for u in units]}
@@ -153,6 +163,7 @@ def pivot(extension: str | None = None):
             [(_label(a, names), *(p.count(a, b) for b in p.column_values)) for a in p.row_values],
             [f"minimum confidence: {filters.minimum or 'unverified'}",
              "placements: " + ("stated by the source only" if filters.basis == "stated" else "stated and derived"),
+             f"dataset: {filters.dataset or 'all'}",
              "not known: no source at this confidence places the unit on the dimension"],
             extension)
     labels = labels_for([*p.row_values, *p.column_values, *(u.iri for u in opened),
@@ -171,6 +182,7 @@ def pivot(extension: str | None = None):
         "pivot.html", pivot=p, chart=chart, table=table, columns=[_value_view(b, labels) for b in p.column_values],
         dimensions=kc.DIMENSIONS, measures=kc.MEASURES, levels=kc.CONFIDENCE_LEVELS, bases=kc.BASES,
         rows=rows, columns_name=columns, measure=measure, minimum=filters.minimum or "unverified", basis=filters.basis,
+        datasets=kg().comparison.datasets.datasets, dataset=filters.dataset or "",
         opened=[_unit_view(u, (rows, columns), cell, labels) for u in opened],
         opened_row=_value_view(cell[0], labels) if opened else None,
         opened_column=_value_view(cell[1], labels) if opened else None,

@@ -71,6 +71,7 @@ def dataset(extension: str | None = None):
         description=str(graph.value(node, DCT.description) or ""),
         modified=graph.value(node, DCT.modified), licence=str(LICENSE), downloads=available,
         stats=stats, classes=[(term_view(c, labels), n) for c, n in classes],
+        datasets=kg().datasets.datasets,
         report_available=(kg().build_dir / "report.json").is_file()))
     response.headers["Vary"] = "Accept"
     return response

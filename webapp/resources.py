@@ -8,7 +8,7 @@ and ``/doc/{path}`` negotiates.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from rdflib import RDF, URIRef
 
 from kg.compare import claims_about, confidence_slug
@@ -52,7 +52,21 @@ def identify(path: str):
 @bp.get("/doc/<path:path>")
 def document(path: str):
     path, extension = _split_extension(path)
-    iri = kg().settings.base_iri + path
+    return _document(kg().settings.base_iri + path, path, extension)
+
+
+@bp.get("/study/<study>/<path:path>")
+def study_document(study: str, path: str):
+    """A resource of a study merged into the build: its IRI is under the study's own namespace
+    (which this server does not answer for), so it is served here, in every representation."""
+    found = kg().datasets.by_id.get(study)
+    if found is None or not found.study:
+        abort(404, description=f"no study {study!r} in this build; /dataset lists the datasets")
+    path, extension = _split_extension(path)
+    return _document(found.namespace + path, path, extension)
+
+
+def _document(iri: str, path: str, extension: str | None):
     if extension:
         chosen = negotiation.by_extension(extension, KINDS)
     else:
@@ -112,8 +126,12 @@ def _page(iri: str, graph) -> dict:
     if sources or confidence is not None:
         own_claim = {"sources": sources, "confidence": confidence_slug(confidence),
                      "confidence_term": term_view(confidence, labels) if confidence is not None else None}
+    index = kg().datasets
+    dataset_of = (lambda t: None) if len(index.datasets) < 2 else (  # noqa: E731 - one dataset: nothing to tell apart
+        lambda t: (lambda d: None if d is None else {"id": d.id, "title": d.title, "study": d.study})(index.of(t)))
     return {
         "iri": iri,
+        "dataset": dataset_of(iri),
         "label": label,
         "types": types,
         "definition": definition,
@@ -126,13 +144,32 @@ def _page(iri: str, graph) -> dict:
              "values": [(term_view(p, labels), term_view(v, labels)) for p, v in c.values],
              "sources": [term_view(s, labels) for s in sorted(c.sources)],
              "confidence": confidence_slug(c.confidence),
-             "confidence_term": term_view(c.confidence, labels) if c.confidence is not None else None}
+             "confidence_term": term_view(c.confidence, labels) if c.confidence is not None else None,
+             "dataset": dataset_of(c.claim)}
             for c in claims
         ],
         "backlinks": [(term_view(s, labels), term_view(p, labels)) for s, p, _ in backlinks],
         "backlinks_truncated": len(backlinks) >= 200,
-        "path": iri[len(kg().settings.base_iri):],
+        "path": path_of(iri),
+        "doc": _doc_of(iri),
     }
+
+
+def path_of(iri: str) -> str:
+    """The path of a resource page (what follows /doc/ or /study/{id}/)."""
+    base = kg().settings.base_iri
+    if iri.startswith(base):
+        return iri[len(base):]
+    found = kg().datasets.of(iri)
+    return iri[len(found.namespace):] if found is not None else iri
+
+
+def _doc_of(iri: str) -> str:
+    """Where the resource's documents are served, without an extension."""
+    href = kg().local_href(iri)
+    if href.startswith("/id/"):
+        return "/doc/" + href[4:]
+    return href
 
 
 def _profile(iri: str) -> dict:
