@@ -1,4 +1,4 @@
-"""The ``kg`` command: build, validate, reason, query, queries, serve, push.
+"""The ``kg`` command: build, validate, reason, query, queries, serve, push, init, export.
 
 Exit codes: 0 success; 1 the data is wrong (case-data error, SHACL violation,
 inconsistency); 2 usage or environment error (bad option, missing build, no store,
@@ -342,6 +342,64 @@ def init(ctx, folder, title, namespace, authors):
     click.echo(f"wrote {len(written)} files to {folder}/: {len([p for p in written if p.suffix == '.csv'])} table templates, "
                "datapackage.json, csv-metadata.json, study.yaml, README.md")
     click.echo(f"next: fill in the tables, then kg validate --data {folder}")
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.option("--rows", default="jurisdiction", show_default=True, help="The dimension of the rows (kg.compare.DIMENSIONS).")
+@click.option("--columns", default="budget-integration", show_default=True, help="The dimension of the columns.")
+@click.option("--measure", default="forms", show_default=True, help="What is counted: forms, partnerships, evaluations or findings.")
+@click.option("--confidence", default=None, help="Minimum confidence of the claims: confirmed, partial or unverified (default).")
+@click.option("--basis", default="all", show_default=True, help="all: stated and derived placements; stated: the sources' own only.")
+@click.option("--dataset", default=None, help="Only the units of this dataset: 'bundled' or a study's id.")
+@click.option("--units", is_flag=True, help="List the units each cell counts, with their dataset, instead of the counts.")
+@build_option
+@store_option
+@click.pass_context
+def compare(ctx, rows, columns, measure, confidence, basis, dataset, units, build_dir, store):
+    """Count forms, partnerships, evaluations or findings by their values on two dimensions (the /compare pivot)."""
+    from .compare import DIMENSIONS, NOT_KNOWN, ComparisonIndex, Filters
+    from .queries import Catalogue
+    from .store import open_store
+
+    settings = _settings(ctx, build_dir=build_dir, store=store)
+    catalogue = Catalogue.load(settings.queries_path)
+    with open_store(settings) as kgstore:
+        index = ComparisonIndex.load(kgstore, catalogue)
+        pivot = index.pivot(rows, columns, measure, Filters(minimum=confidence, basis=basis, dataset=dataset))
+        iris = [*pivot.row_values, *pivot.column_values, *(u.iri for us in pivot.cells.values() for u in us)]
+        names = kgstore.labels([i for i in iris if i != NOT_KNOWN])
+    name = lambda v: "not known" if v == NOT_KNOWN else names.get(str(v)) or str(v)  # noqa: E731
+    if units:
+        for (a, b), found in sorted(pivot.cells.items(), key=lambda c: (name(c[0][0]), name(c[0][1]))):
+            click.echo(f"{name(a)} × {name(b)}: {len(found)}")
+            for unit in sorted(found, key=lambda u: name(u.iri)):
+                click.echo(f"  {name(unit.iri)} <{unit.iri}> [{index.dataset_of(unit.iri)}]")
+        return
+    header = [DIMENSIONS[rows], *(name(b) for b in pivot.column_values)]
+    table = [[name(a), *(str(pivot.count(a, b) or "") for b in pivot.column_values)] for a in pivot.row_values]
+    widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
+    for line in [header, *table]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+    click.echo(f"({measure} by {rows} and {columns}; confidence {confidence or 'unverified'} or better; "
+               f"{basis} placements; dataset {dataset or 'all'})", err=True)
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
+              help="csv: a CSV file per table; xlsx: one workbook, a sheet per table.")
+@build_option
+@click.option("--dataset", default=None, help="Which dataset of the build: 'bundled' (default) or a study's id (/dataset lists them).")
+@click.pass_context
+def export(ctx, folder, fmt, build_dir, dataset):
+    """Write a build's graph back out as case-data tables (one dataset; building them again gives the same graph)."""
+    from .export import export as run_export
+    from .vocabulary import load_vocabulary
+
+    settings = _settings(ctx, build_dir=build_dir)
+    vocabulary = load_vocabulary(settings.ontology_path, settings.base_iri)
+    written = run_export(settings.build_dir, folder, vocabulary, fmt, dataset)
+    click.echo(f"wrote {len(written)} files to {folder}/ from {settings.build_dir} (dataset {dataset or 'bundled'})")
 
 
 def main() -> None:

@@ -226,7 +226,8 @@ class _Mapper:
         s = self.resource(r, HSCP.Jurisdiction, SKOS.Concept)
         self.labels(s, r, concept=True)
         self.add(s, SKOS.inScheme, self.mint.scheme("jurisdiction"))
-        self.add(s, SKOS.notation, Literal(r["iso_code"]))
+        if r.get("iso_code"):  # most sub-national jurisdictions have none in the sources
+            self.add(s, SKOS.notation, Literal(r["iso_code"]))
         if r.get("parent"):
             self.add(s, SKOS.broader, self.mint.ref("jurisdictions", r["parent"]))
         if r.get("wikidata"):
