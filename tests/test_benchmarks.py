@@ -68,3 +68,15 @@ def test_runner_smoke(tmp_path):
         # the same answer size from the store and from raw pyoxigraph
         assert entry["rows"]["oxigraph"] == entry["rows"]["raw pyoxigraph"] == entry["rows"]["rdflib"]
     assert (results / "2000.md").read_text().startswith("# Benchmark results")
+
+
+def test_study_merge_benchmark_smoke(tmp_path):
+    results = tmp_path / "results"
+    run = subprocess.run([sys.executable, str(BENCHMARKS / "study_bench.py"), "--triples", "3000", "--repeat", "1",
+                          "--results", str(results)], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    document = json.loads((results / "study-3000.json").read_text())
+    merged = document["runs"]["merged"][0]
+    assert merged["triples"]["study/synthetic-study"] == document["study_triples"] > 2000
+    assert document["runs"]["bundled"][0]["triples"]["data"] == merged["triples"]["data"]  # the bundled graph unchanged
+    assert document["ratio"]["seconds"] > 0 and "ratio merged / baseline" in (results / "study-3000.md").read_text()
