@@ -330,15 +330,17 @@ def push(ctx, url, build_dir, update_url, user, password):
 @click.option("--title", default=None, help="The study's title (default: the folder's name).")
 @click.option("--namespace", required=True, help="The IRI namespace the study's resources are minted under, e.g. https://example.org/my-study/id/.")
 @click.option("--author", "authors", multiple=True, help="An author (repeat for several).")
+@click.option("--table", "tables", multiple=True, help="Only this case-data table (repeat for several; default: every table).")
 @click.pass_context
-def init(ctx, folder, title, namespace, authors):
+def init(ctx, folder, title, namespace, authors, tables):
     """Start a study: table templates, Frictionless and CSVW metadata, study.yaml and a README."""
     from .study import init as write_study
     from .vocabulary import load_vocabulary
 
     settings = _settings(ctx)
     vocabulary = load_vocabulary(settings.ontology_path, settings.base_iri)
-    written = write_study(folder, vocabulary.slugs, title=title or folder.name, namespace=namespace, authors=list(authors))
+    written = write_study(folder, vocabulary.slugs, title=title or folder.name, namespace=namespace, authors=list(authors),
+                          tables=list(tables) or None)
     click.echo(f"wrote {len(written)} files to {folder}/: {len([p for p in written if p.suffix == '.csv'])} table templates, "
                "datapackage.json, csv-metadata.json, study.yaml, README.md")
     click.echo(f"next: fill in the tables, then kg validate --data {folder}")

@@ -140,8 +140,9 @@ This folder is a study for partnership-kg: your own cases, coded in the same tab
 bundled evidence, so that they can be built, compared and published beside it.
 
 1. Fill in the tables you need (`*.csv`, one row per thing; the header row is already there).
-   You may delete the tables you do not use. Rows may refer by id to the bundled jurisdictions,
-   forms, sources and the rest.
+   Leave the others as they are: a table with its header only is empty, and valid. (`kg init
+   --table partnerships --table observations` writes only the tables named, and metadata for
+   those.) Rows may refer by id to the bundled jurisdictions, forms, sources and the rest.
 2. Every row that states something names its `source` (ids of `sources.csv`) and its
    `confidence`: `confirmed` (seen in the source), `partial` (secondary, cut or inferred: say
    what in `note`) or `unverified`.
@@ -157,8 +158,10 @@ version, and the IRI namespace its resources are minted under.
 
 
 def init(folder: Path, vocabularies: Mapping[str, frozenset[str]], *, title: str, namespace: str,
-         authors: list[str] | None = None, licence: str = LICENCE["path"]) -> list[Path]:
+         authors: list[str] | None = None, licence: str = LICENCE["path"], tables: list[str] | None = None) -> list[Path]:
     """Write a new study folder; return the files written.
+
+    ``tables``: the tables the study needs (default: every table); the metadata describes those.
 
     :raises UsageError: the folder exists and is not empty, or the namespace is not an http(s)
         IRI ending in '/' or '#', or it is the bundled data's own namespace.
@@ -173,15 +176,19 @@ def init(folder: Path, vocabularies: Mapping[str, frozenset[str]], *, title: str
     if namespace.startswith(DEFAULT_BASE_IRI) or DEFAULT_BASE_IRI.startswith(namespace):
         raise UsageError(f"--namespace {namespace!r} overlaps the bundled data's namespace {DEFAULT_BASE_IRI}: "
                          "a study mints its own IRIs; choose a namespace you control.")
+    unknown = sorted(set(tables or ()) - set(TABLES))
+    if unknown:
+        raise UsageError(f"--table {', '.join(unknown)}: no such case-data table; the tables are {', '.join(TABLES)}")
+    chosen = [t for t in TABLES if not tables or t in tables]
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for table in TABLES.values():
+    for table in (TABLES[name] for name in chosen):
         path = folder / table.filename
         path.write_text(",".join(c.name for c in table.columns) + "\n", encoding="utf-8")
         written.append(path)
     files = {
-        "datapackage.json": json.dumps(datapackage(vocabularies, name=_slug(title), title=title), indent=2) + "\n",
-        "csv-metadata.json": json.dumps(csvw_metadata(vocabularies), indent=2) + "\n",
+        "datapackage.json": json.dumps(datapackage(vocabularies, name=_slug(title), title=title, tables=chosen), indent=2) + "\n",
+        "csv-metadata.json": json.dumps(csvw_metadata(vocabularies, tables=chosen), indent=2) + "\n",
         "study.yaml": yaml.safe_dump({"id": _slug(folder.name), "title": title, "authors": authors or [], "licence": licence, "version": "0.1.0",
                                       "namespace": namespace}, sort_keys=False, allow_unicode=True),
         "README.md": README.format(title=title, folder=folder),

@@ -129,3 +129,22 @@ def test_kg_init_keeps_an_existing_folder(tmp_path):
     result = CliRunner().invoke(cli, ["init", str(folder), "--namespace", "https://example.org/s/"])
     assert result.exit_code == 2 and "not empty" in result.output
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+def test_kg_init_with_only_the_tables_a_study_needs(tmp_path):
+    folder = tmp_path / "lean"
+    result = CliRunner().invoke(cli, ["init", str(folder), "--namespace", "https://example.org/lean/",
+                                      "--table", "partnerships", "--table", "observations"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.glob("*.csv")) == ["observations.csv", "partnerships.csv"]
+    package = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    assert [r["name"] for r in package["resources"]] == ["partnerships", "observations"]
+    (folder / "partnerships.csv").write_text(
+        (folder / "partnerships.csv").read_text(encoding="utf-8")
+        + "lean-ijb,Lean IJB,,integration-joint-board,scotland,,,,,,scotland-integration-web,partial,synthetic test row\n",
+        encoding="utf-8")
+    assert frictionless_errors(folder) == [] and csvw_problems(folder) == []
+    check = CliRunner().invoke(cli, ["validate", "--data", str(folder)])  # refers to bundled ids: read with the bundled data
+    assert check.exit_code == 0, check.output
+    refused = CliRunner().invoke(cli, ["init", str(tmp_path / "x"), "--namespace", "https://example.org/x/", "--table", "nope"])
+    assert refused.exit_code == 2 and "--table nope: no such case-data table" in refused.output
