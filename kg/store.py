@@ -50,7 +50,7 @@ from .errors import (
     ResourceNotFound,
     StoreError,
 )
-from .namespaces import GRAPH_BASE, GRAPH_NAMES, bind_prefixes
+from .namespaces import GRAPH_BASE, GRAPH_NAMES, STUDY_GRAPH, bind_prefixes
 
 DUMP_NAME = "graph.nq"
 NEWLINE = b"\n"
@@ -1032,7 +1032,7 @@ class RemoteStore(Store):
 
     backend = "remote"
     chunk_triples = 500  # Virtuoso refuses an INSERT DATA whose SQL would exceed 10,000 lines
-    project_graphs = tuple(GRAPH_BASE + name for name in GRAPH_NAMES)
+    build_graphs = tuple(GRAPH_BASE + name for name in GRAPH_NAMES)
 
     def __init__(self, settings, url: str):
         super().__init__(settings)
@@ -1058,12 +1058,24 @@ class RemoteStore(Store):
         """The build graphs the remote store holds (listed at most once a minute)."""
         now = time.monotonic()
         if self._graphs is None or now - self._graphs[0] > 60:
-            graphs = ProtocolDataset(tuple(self.project_graphs), tuple(self.project_graphs))
+            # the build's graphs: the four of every build, and the studies its metadata names
+            metadata = GRAPH_BASE + "metadata"
+            response = self._send("PREFIX sd: <http://www.w3.org/ns/sparql-service-description#> "
+                                  "SELECT DISTINCT ?g WHERE { ?named sd:name ?g }", "json", self.settings.query_timeout,
+                                  dataset=ProtocolDataset((metadata,), ()))
+            _, cells, _ = self._parse_select(response)
+            studies = tuple(c[0][1] for c in cells if c[0] and c[0][1].startswith(GRAPH_BASE + STUDY_GRAPH))
+            project = self.build_graphs + tuple(sorted(studies))
             response = self._send("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", "json",
-                                  self.settings.query_timeout, dataset=graphs)
+                                  self.settings.query_timeout, dataset=ProtocolDataset(project, project))
             _, cells, _ = self._parse_select(response)
             self._graphs = (now, sorted(c[0][1] for c in cells if c[0]))
         return list(self._graphs[1])
+
+    @property
+    def project_graphs(self) -> tuple[str, ...]:
+        """The graphs a query sees: the build's graphs the store holds (else the four of every build)."""
+        return tuple(self.graphs()) or self.build_graphs
 
     def _send(self, text: str, return_format: str, timeout: float, *, dataset: "ProtocolDataset | None"):
         """POST one query; return the HTTP response (body unread). ``dataset``: the graphs to name."""

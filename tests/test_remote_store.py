@@ -463,3 +463,27 @@ def test_refusals_reach_neither_the_store_nor_the_target(remote, listener):
             remote.query(text)
     assert listener.connections() == 0
     assert remote.graphs()  # nothing was dropped
+
+
+@virtuoso
+def test_a_study_graph_is_seen_while_its_build_is_pushed(remote_settings, bundled_build, tmp_path):
+    # last in the module: it pushes a merged build, then the bundled one back
+    from kg.build import build
+    from test_datasets import A, NOTE, init, write
+
+    study = init(tmp_path / "study-r", A)
+    write(study, "partnerships",
+          f"remote-ijb,Remote IJB,,integration-joint-board,scotland,,,,,,scotland-integration-web,partial,{NOTE}")
+    merged = tmp_path / "merged"
+    build(Settings.from_env({}, studies=(study,), build_dir=merged))
+    ask = f"ASK {{ <{A}partnership/remote-ijb> a <{HSCP}Partnership> }}"
+    with open_store(remote_settings) as remote:
+        assert G + "study/study-r" in remote.push(merged)
+    with open_store(remote_settings) as remote:
+        assert G + "study/study-r" in remote.graphs()
+        assert remote.query(ask).boolean
+    with open_store(remote_settings) as remote:
+        remote.push(bundled_build)
+    with open_store(remote_settings) as remote:  # the graph is still on the server, but no pushed build names it
+        assert G + "study/study-r" not in remote.graphs()
+        assert not remote.query(ask).boolean
