@@ -1,4 +1,4 @@
-"""The ``kg`` command: build, validate, reason, query, queries, serve, push, init, export.
+"""The ``kg`` command: build, validate, reason, query, queries, serve, push, init, export, diff.
 
 Exit codes: 0 success; 1 the data is wrong (case-data error, SHACL violation,
 inconsistency); 2 usage or environment error (bad option, missing build, no store,
@@ -402,6 +402,23 @@ def export(ctx, folder, fmt, build_dir, dataset):
     vocabulary = load_vocabulary(settings.ontology_path, settings.base_iri)
     written = run_export(settings.build_dir, folder, vocabulary, fmt, dataset)
     click.echo(f"wrote {len(written)} files to {folder}/ from {settings.build_dir} (dataset {dataset or 'bundled'})")
+
+
+@cli.command("diff", epilog=EXIT_CODES)
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: a readable listing; json: counts, the claims grouped by table and jurisdiction, the terms.")
+def diff_builds(old, new, fmt):
+    """Compare two builds: claims added, removed and changed (by table and jurisdiction), ontology terms
+    added, removed and deprecated. Exits 0 whether or not they differ."""
+    from .diff import diff as run_diff
+
+    found = run_diff(old, new)
+    if fmt == "json":
+        click.echo(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(found.to_text(), nl=False)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ DEFAULT_BASE_IRI = "https://w3id.org/hscp/id/"
 HSCP = Namespace(HSCP_IRI)
 SCHEMA = Namespace("https://schema.org/")
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
+PAV = Namespace("http://purl.org/pav/")  # Provenance, Authoring and Versioning: pav:previousVersion
 DCT = DCTERMS
 DCAT_VERSION = URIRef(str(DCAT) + "version")  # DCAT 3's dcat:version, which rdflib's DCAT does not list yet
 
@@ -48,6 +49,7 @@ PREFIXES = {
     "xsd": XSD,
     "sh": SH,
     "sd": SD,
+    "pav": PAV,
 }
 
 

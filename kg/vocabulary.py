@@ -3,6 +3,10 @@
 Concept schemes are authored under the default base IRI; when ``KG_BASE_IRI`` differs,
 their instance IRIs are moved to the configured base as they are read, so a deployment
 under another base serves its own concept IRIs.
+
+The ontology header's version (``owl:versionIRI``, ``owl:versionInfo``, ``owl:priorVersion``)
+is set as the TBox is read, from the releases record (:mod:`kg.release`): whatever hscp.ttl
+says, the build and /def carry ``kg.__version__`` (a test checks that hscp.ttl agrees).
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from rdflib import Graph, URIRef
-from rdflib.namespace import SKOS
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import OWL, RDF, SKOS
 
+from . import release
 from .errors import OntologyFileError
-from .namespaces import DEFAULT_BASE_IRI, bind_prefixes
+from .namespaces import DEFAULT_BASE_IRI, ONTOLOGY_IRI, bind_prefixes
 
 SCHEME_KIND = "scheme"
 
@@ -70,6 +75,22 @@ def _rebase(graph: Graph, base_iri: str) -> Graph:
     return moved
 
 
+def set_version(tbox: Graph, version: str | None = None) -> None:
+    """Give the ontology header (when ``tbox`` declares it) the version IRI and version of
+    ``version`` (default: ``kg.__version__``) and, when a release came before it, its prior version."""
+    ontology = URIRef(ONTOLOGY_IRI)
+    if (ontology, RDF.type, OWL.Ontology) not in tbox:
+        return
+    version = release.current() if version is None else version
+    for prop in (OWL.versionIRI, OWL.versionInfo, OWL.priorVersion):
+        tbox.remove((ontology, prop, None))
+    tbox.add((ontology, OWL.versionIRI, URIRef(release.ontology_version_iri(version))))
+    tbox.add((ontology, OWL.versionInfo, Literal(version)))
+    prior = release.previous(version)
+    if prior is not None:
+        tbox.add((ontology, OWL.priorVersion, URIRef(release.ontology_version_iri(prior))))
+
+
 def load_vocabulary(folder: Path, base_iri: str = DEFAULT_BASE_IRI) -> Vocabulary:
     """Read ``hscp.ttl``, ``schemes/*.ttl`` and ``shapes.ttl`` from ``folder``.
 
@@ -77,6 +98,7 @@ def load_vocabulary(folder: Path, base_iri: str = DEFAULT_BASE_IRI) -> Vocabular
     """
     folder = Path(folder)
     tbox = _parse(folder / "hscp.ttl", base_iri)
+    set_version(tbox)
     scheme_files = sorted((folder / "schemes").glob("*.ttl"))
     if not scheme_files:
         raise OntologyFileError(f"no concept schemes (*.ttl) in {folder / 'schemes'}")

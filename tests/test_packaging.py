@@ -28,6 +28,7 @@ def test_wheel_holds_the_non_python_files(wheel):
     assert any(n.startswith("kg/_data/ontology/schemes/") for n in names)
     assert any(n.startswith("kg/_data/queries/") and n.endswith(".rq") for n in names)
     assert "kg/_data/data/partnerships.csv" in names
+    assert "kg/_data/CITATION.cff" in names
     assert any(n.startswith("webapp/templates/") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
@@ -41,8 +42,10 @@ def test_installed_wheel_finds_its_files_outside_a_checkout(wheel, tmp_path):
     probe = ("from kg.settings import Settings; s = Settings.from_env({}); "
              "import kg; print(kg.__file__); "
              "print((s.ontology_path / 'hscp.ttl').is_file(), len(list(s.queries_path.glob('*.rq'))) > 0, "
-             "(s.data_path / 'sources.csv').is_file())")
+             "(s.data_path / 'sources.csv').is_file()); "
+             "from kg import citation; print(citation.citation_path().is_file(), citation.load()['version'] == kg.__version__)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(target)},
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0].startswith(str(target))
     assert out[1] == "True True True"
+    assert out[2] == "True True"  # CITATION.cff, from kg/_data

@@ -500,3 +500,12 @@ def test_term_links_point_at_their_anchor_in_the_ontology_page(client):
     for link in anchors:
         assert link.split("#", 1)[1] in ids, link
     assert client.get("/def/0.1.0").status_code == 303
+
+
+def test_the_versioned_dataset_iri_resolves_to_its_description(client):
+    from kg import __version__
+
+    answer = client.get(f"/id/dataset/{__version__}")
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/dataset")
+    assert client.get("/id/dataset/0.0.0-not-a-release").status_code in (303, 404)
+    assert client.get(client.get("/id/dataset/0.0.0-not-a-release").headers.get("Location", "/dataset/x")).status_code == 404

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
 
 from kg.mapping import Minter
 from kg.namespaces import HSCP_IRI, ONTOLOGY_IRI
@@ -97,6 +97,25 @@ class KG:
         if iri == ONTOLOGY_IRI or iri.startswith(ONTOLOGY_IRI + "/"):
             return "/def"
         return iri
+
+    def public_url(self, path: str = "/") -> str:
+        """The absolute URL of ``path`` (a path of this app, with any query) as the public reaches it.
+
+        Under ``KG_PUBLIC_URL`` when it is set (the app behind a proxy), else under the URL the
+        request came in on. Every URL the app publishes about itself is made here.
+        """
+        base = self.settings.public_url
+        if not base:
+            base = request.url_root if has_request_context() else "/"
+        return base.rstrip("/") + "/" + path.lstrip("/")
+
+    def request_url(self, canonical: bool = False) -> str:
+        """The public URL of the current request; ``canonical``: without a ``.html`` suffix."""
+        path = request.path
+        if canonical and path.endswith(".html"):
+            path = path[: -len(".html")]
+        query = request.query_string.decode("latin-1")
+        return self.public_url(quote(path, safe="/:@!$&'()*+,;=-._~") + ("?" + query if query else ""))
 
     def close(self) -> None:
         if self._owns_store and self._store is not None:

@@ -53,7 +53,7 @@ def _citation() -> str:
 def _download(table_title: str, columns: list[str], rows: list[tuple], notes: list[str], extension: str) -> Response:
     """The table as CSV or an Excel workbook, with its URL, the citation and the licence."""
     table = tables.Table(title=table_title, columns=tuple(columns), rows=tuple(tuple(r) for r in rows),
-                         url=request.url, citation=_citation(), licence=LICENCE, notes=tuple(notes))
+                         url=kg().request_url(), citation=_citation(), licence=LICENCE, notes=tuple(notes))
     if extension == "csv":
         return Response(tables.to_csv(table), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{_filename(request.path)}.csv"'})
@@ -63,7 +63,7 @@ def _download(table_title: str, columns: list[str], rows: list[tuple], notes: li
 
 def _provenance() -> dict:
     """What every JSON answer of the comparison views carries: where it came from, how to cite it."""
-    return {"url": request.url, "citation": _citation(), "licence": LICENCE}
+    return {"url": kg().request_url(), "citation": _citation(), "licence": LICENCE}
 
 
 def _filename(path: str) -> str:
@@ -413,7 +413,7 @@ def profile_download(slug: str, extension: str):
     columns = ["section", "subject", "what", "value", "basis", "confidence", "claim"]
     title = f"Country profile: {name(found.jurisdiction)}"
     if extension == "json":
-        table = tables.Table(title=title, columns=tuple(columns), rows=tuple(rows), url=request.url,
+        table = tables.Table(title=title, columns=tuple(columns), rows=tuple(rows), url=kg().request_url(),
                              citation=_citation(), licence=LICENCE)
         return jsonify(tables.to_json(table))
     return _download(title, columns, rows, ["every row names the claim (or resource) it rests on; open it for its sources"],

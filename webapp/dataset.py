@@ -1,9 +1,11 @@
-"""/dataset (VoID + DCAT, dumps, licence, citation) and /def (the ontology, documented live).
+"""/dataset (VoID + DCAT, dumps, licence, citation, schema.org markup) and /def (the ontology, documented live).
 
 /dataset and /def answer HTML or RDF by ``Accept`` (or ``.ttl``, ``.jsonld``, ``.rdf``,
 ``.nt``). /def lists every class, property and concept scheme of the ontology with its
 definition, how often the data uses it, the SHACL constraints on it and the canned queries
-that mention it; each term IRI ``…/def#Term`` is the anchor ``/def#Term`` here.
+that mention it; each term IRI ``…/def#Term`` is the anchor ``/def#Term`` here. A term marked
+``owl:deprecated true`` stays listed, so its IRI keeps resolving, shown as deprecated with the
+terms that replace it (``dct:isReplacedBy``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import re
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file, url_for
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS
+from rdflib.namespace import DCAT, OWL, RDF, RDFS, SH, SKOS, VOID
 
+from kg import citation
 from kg.build import DUMPS, LICENSE
 from kg.namespaces import DCT, HSCP_IRI, ONTOLOGY_IRI, bind_prefixes
 
@@ -53,13 +56,46 @@ def description() -> Graph:
     return kg().cached("void", compute)
 
 
+def served_description() -> Graph:
+    """The build's description plus where this service serves it: the SPARQL endpoint, this page,
+    each dump's URL here (KG_PUBLIC_URL, else the request's host)."""
+    graph = Graph()
+    for triple in description():
+        graph.add(triple)
+    node, url = kg().mint.dataset, kg().public_url
+    endpoint = URIRef(url("/sparql"))
+    graph.add((node, VOID.sparqlEndpoint, endpoint))
+    graph.add((node, DCAT.landingPage, URIRef(url("/dataset"))))
+    graph.add((endpoint, RDF.type, DCAT.DataService))
+    graph.add((endpoint, DCAT.endpointURL, endpoint))
+    graph.add((endpoint, DCAT.endpointDescription, endpoint))  # GET /sparql: the service description
+    graph.add((endpoint, DCAT.servesDataset, node))
+    graph.add((endpoint, DCT.conformsTo, URIRef("https://www.w3.org/TR/sparql11-protocol/")))
+    for name in DUMPS:
+        distribution = kg().mint.distribution(name)
+        if (node, DCAT.distribution, distribution) in graph:
+            graph.add((distribution, DCAT.accessURL, URIRef(url(f"/dataset/{name}"))))
+            graph.add((distribution, DCAT.downloadURL, URIRef(url(f"/dataset/{name}"))))
+    return graph
+
+
+def schema_org() -> dict:
+    """The schema.org Dataset that /dataset embeds as JSON-LD (kg.citation builds it)."""
+    graph, node = description(), kg().mint.dataset
+    modified = graph.value(node, DCT.modified)
+    until = int(str(modified)[:4]) if modified is not None and str(modified)[:4].isdigit() else None
+    where_when = kg().cached("coverage", lambda: citation.coverage(kg().store, until))
+    downloads = [(name, media, title) for name, (media, title) in DUMPS.items() if (kg().build_dir / name).is_file()]
+    return citation.schema_org_dataset(graph, node, url=kg().public_url, downloads=downloads, where_when=where_when)
+
+
 @bp.get("/dataset")
 @bp.get("/dataset.<any(ttl, jsonld, rdf, nt, html):extension>")
 def dataset(extension: str | None = None):
     chosen = _negotiate(extension)
-    graph = description()
     if chosen.kind == "graph":
-        return _rdf(graph, chosen)
+        return _rdf(served_description(), chosen)
+    graph = description()
     node = kg().mint.dataset
     stats = kg().stats()
     available = [(name, media, title, (kg().build_dir / name).is_file()) for name, (media, title) in DUMPS.items()]
@@ -72,9 +108,16 @@ def dataset(extension: str | None = None):
         modified=graph.value(node, DCT.modified), licence=str(LICENSE), downloads=available,
         stats=stats, classes=[(term_view(c, labels), n) for c, n in classes],
         datasets=kg().datasets.datasets,
-        report_available=(kg().build_dir / "report.json").is_file()))
+        report_available=(kg().build_dir / "report.json").is_file(),
+        schema_org=schema_org(), citations=_citations()))
     response.headers["Vary"] = "Accept"
     return response
+
+
+def _citations() -> dict[str, str]:
+    """The data's citation from CITATION.cff, in each style the page shows."""
+    entry = citation.work(citation.load(), "data")
+    return {"APA": citation.apa(entry), "BibTeX": citation.bibtex(entry)}
 
 
 @bp.get("/dataset/<name>")
@@ -152,6 +195,11 @@ def _constraint(shapes: Graph, shape) -> dict:
             "rule": ", ".join(parts), "message": _first(shapes, shape, SH.message) or ""}
 
 
+def _deprecated(graph: Graph, node) -> bool:
+    """Whether the term is ``owl:deprecated true``."""
+    return any(isinstance(o, Literal) and str(o).strip().lower() in ("true", "1") for o in graph.objects(node, OWL.deprecated))
+
+
 def _def_page() -> dict:
     vocabulary = kg().vocabulary
     tbox, schemes, shapes = vocabulary.tbox, vocabulary.schemes, vocabulary.shapes
@@ -180,6 +228,10 @@ def _def_page() -> dict:
             "definition": _first(tbox, node, SKOS.definition, RDFS.comment) or "",
             "parents": parents,
             "queries": using.get(iri, []),
+            # a deprecated term stays listed (its IRI keeps resolving here), marked, with its replacement
+            "deprecated": _deprecated(tbox, node),
+            "replaced_by": [term_view(o, {}) for o in sorted(tbox.objects(node, DCT.isReplacedBy), key=str)
+                            if isinstance(o, URIRef)],
         }
         if kind == "class":
             entry["count"] = counts.get(iri, 0)

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
-from kg import tables
+from kg import __version__, tables
 from kg.errors import UsageError
 
 from . import charts, kg, negotiation
@@ -170,11 +170,11 @@ def openapi() -> Response:
     paths.update(_comparison_paths())
     document = {
         "openapi": "3.1.0",
-        "info": {"title": "Health and social care partnerships: canned queries", "version": "0.1.0",
+        "info": {"title": "Health and social care partnerships: canned queries", "version": __version__,
                  "license": {"name": "CC BY 4.0 (data)", "url": "https://creativecommons.org/licenses/by/4.0/"},
                  "description": "Each canned SPARQL query of the knowledge graph as an operation with typed "
                                 "parameters. Values are validated and bound, never pasted into query text."},
-        "servers": [{"url": request.host_url.rstrip("/")}],
+        "servers": [{"url": kg().public_url("/").rstrip("/")}],
         "paths": paths,
         "components": {"schemas": {"Error": {
             "type": "object", "required": ["ok", "error", "status"],

@@ -121,6 +121,7 @@ def init_app(app: Flask) -> None:
             "local_href": lambda iri: kg().local_href(iri),
             "editor_assets": (VENDOR_DIR / "yasgui.min.js").is_file(),
             "base_iri": kg().settings.base_iri,
+            "canonical_url": kg().request_url(canonical=True),
         }
 
     @app.after_request

@@ -38,7 +38,11 @@ def _split_extension(path: str) -> tuple[str, str | None]:
 def identify(path: str):
     """303 See Other to the document describing the resource, in the representation asked for."""
     if path == "dataset" or path.startswith("dataset/"):
-        target = url_for("dataset.dataset") if path == "dataset" else url_for("dataset.download", name=path[8:])
+        from kg.release import current
+
+        # the dataset, this version of it (…/dataset/0.1.0), or one of its dumps
+        current_version = path == f"dataset/{current()}"
+        target = url_for("dataset.dataset") if path == "dataset" or current_version else url_for("dataset.download", name=path[8:])
         return _vary(redirect(target, 303))
     chosen = negotiation.choose(request.accept_mimetypes, KINDS, requested=request.args.get("format"),
                                 default=negotiation.HTML)
