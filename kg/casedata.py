@@ -19,6 +19,7 @@ import dataclasses
 import datetime
 import io
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -35,6 +36,35 @@ CONFIDENCE_LEVELS = ("confirmed", "partial", "unverified")
 SOURCE_KINDS = ("article", "book", "chapter", "thesis", "report", "web-page", "slides", "blog-post", "legislation", "dataset")
 STATEMENT_KINDS = ("stated-aim", "observed-driver")
 BASES = ("stated", "derived")
+
+# Characters XML 1.0 forbids (its Char production allows tab, LF, CR and everything from U+0020 on
+# but the surrogates and U+FFFE/U+FFFF): a cell holding one would make the RDF/XML pages and the
+# SPARQL XML results malformed, so reading refuses it.
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# The longest text a cell may hold: what an Excel cell holds. The case data is written and read
+# back in spreadsheets (and `kg export --format xlsx` writes workbooks), so a longer cell could not
+# be edited without being cut. The longest cell of the bundled data is under 1,000 characters; a
+# text longer than this belongs in a source the row cites.
+MAX_CELL_CHARS = 32_767
+# Dates are as precise as the source, and some look ahead: contexts hold projections (people aged
+# 85+ in 2050, the bundled data's latest date), forms planned ends (2027), events plans that run
+# ten years. No date the case data holds lies after LATEST_YEAR, in any table: a later one is a
+# slip (2205 for 2025).
+LATEST_YEAR = 2100
+# Tables that record what happened or was decided (set up, merged, enacted, evaluated, published)
+# hold no date more than YEARS_AHEAD years after the current year: ten years leaves room for what
+# is scheduled or planned (a merger taking effect next April, a body's announced end, an event
+# spanning a ten-year plan, an evaluation running to the end of one) and still catches a slip such
+# as 2052 for 2025. Findings and outcomes are left out (a model may project an effect decades
+# ahead), and so are forms, contexts and observations (policy, projections and classifications may
+# run ahead). The bundled data's latest date in these tables is 2026.
+HAPPENED_TABLES = ("partnerships", "organisations", "memberships", "changes", "events", "legislation",
+                   "evaluations", "evaluation-designs", "sources")
+YEARS_AHEAD = 10
+
+
+def _this_year() -> int:
+    return datetime.date.today().year
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -580,8 +610,33 @@ def _decode(raw: bytes, path: str, problems: list[CaseDataProblem]) -> str | Non
 def read_table(table: Table, text: str, path: str, problems: list[CaseDataProblem],
                vocabularies: Mapping[str, frozenset[str]]) -> list[Record]:
     """Parse one table's text into records; append every problem found to ``problems``."""
-    rows = list(csv.reader(io.StringIO(text, newline=""), strict=False))
+    _allow_fields_of(len(text))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            rows.append(row)
+    except csv.Error as error:
+        # the rows before it are still read: their problems and ids count
+        problems.append(CaseDataProblem(path, len(rows) + 1, None,
+                                        f"the file cannot be read as CSV at line {reader.line_num} ({error}): check that "
+                                        "every quote that opens a cell closes it, and save the file again as 'CSV UTF-8'"))
+        if not rows:
+            return []
     return read_rows(table, [(i + 1, r) for i, r in enumerate(rows)], path, problems, vocabularies)
+
+
+def _allow_fields_of(length: int) -> None:
+    """Let csv.reader return every cell of a text ``length`` characters long.
+
+    csv.reader stops at a field longer than csv.field_size_limit() (128 KiB by default) with an
+    error that names no file, row or column. No field is longer than the text it comes from, so
+    with the limit above the text's length each cell reaches :func:`read_rows`, which refuses one
+    longer than MAX_CELL_CHARS naming all three. The limit is the csv module's (process-wide): it
+    is only ever raised, and only for a text longer than it.
+    """
+    if csv.field_size_limit() <= length:
+        csv.field_size_limit(min(length + 1, 2**31 - 1))
 
 
 def read_rows(table: Table, numbered: list[tuple[int, list[str]]], path: str, problems: list[CaseDataProblem],
@@ -594,6 +649,10 @@ def read_rows(table: Table, numbered: list[tuple[int, list[str]]], path: str, pr
                                         f"the file is empty: it needs a header row ({', '.join(c.name for c in table.columns)})"))
         return []
     header_row, header = numbered[0]
+    for i, cell in enumerate(header):
+        trouble = _cell_trouble(cell)
+        if trouble:
+            problems.append(CaseDataProblem(path, header_row, None, f"the header's column {i + 1} {trouble}"))
     header = [h.strip() for h in header]
     known = {c.name for c in table.columns}
     ok = True
@@ -627,12 +686,40 @@ def read_rows(table: Table, numbered: list[tuple[int, list[str]]], path: str, pr
                                             f"the row has {len(cells)} cells but the header has {len(header)} columns: "
                                             "a value may contain an unquoted comma"))
             continue
+        refused = set()
+        # one look at the whole row first: most rows are fine, and reading is per row
+        troubled = max(map(len, cells), default=0) > MAX_CELL_CHARS or _XML_ILLEGAL.search("".join(cells))
+        for i, cell in enumerate(cells if troubled else ()):
+            trouble = _cell_trouble(cell)
+            if trouble:
+                name = header[i] if i < len(header) else None
+                problems.append(CaseDataProblem(path, row_number, name,
+                                                f"the text {trouble}" if name else f"cell {i + 1}: the text {trouble}"))
+                refused.add(name)
         raw = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header)}
         values: dict[str, Any] = {}
         for column in table.columns:
+            if column.name in refused:  # said once: its value is not read
+                values[column.name] = () if column.type.many else None
+                continue
             values[column.name] = _parse_cell(column, raw.get(column.name, ""), path, row_number, problems, vocabularies)
         records.append(Record(table.name, path, row_number, values.get("id") or raw.get("id", ""), values))
     return records
+
+
+def _cell_trouble(text: str) -> str | None:
+    """What makes a cell's text unfit to read (to follow 'the text '), or None."""
+    if len(text) > MAX_CELL_CHARS:
+        return (f"is {len(text):,} characters long, more than the {MAX_CELL_CHARS:,} a spreadsheet cell holds: "
+                "shorten it (a long text belongs in a source that the row cites)")
+    bad = _XML_ILLEGAL.search(text)
+    if bad is None:
+        return None
+    more = len(_XML_ILLEGAL.findall(text, bad.end()))
+    others = f" (and {more} more such character{'s' if more != 1 else ''})" if more else ""
+    return (f"holds U+{ord(bad.group()):04X} at character {bad.start() + 1}{others}, a control character that XML "
+            "cannot carry (pages and query results would break): delete it (it often comes with text copied from "
+            "a PDF or another program)")
 
 
 def _parse_cell(column: Column, text: str, path: str, row: int, problems: list[CaseDataProblem],
@@ -713,6 +800,9 @@ def _check_row_rules(table: Table, record: Record, problems: list[CaseDataProble
                                         f"ends ({end}) before it starts ({start}): swap or correct the dates"))
     if table.name == "observations":
         _check_observation(record, problems, vocabularies)
+    if table.name == "changes":
+        _check_change(record, problems)
+    _check_dates(table, record, problems)
     for column in table.columns:
         if column.type is DOMAIN:
             domain = record.values.get(column.name)
@@ -724,6 +814,175 @@ def _check_row_rules(table: Table, record: Record, problems: list[CaseDataProble
                 elif vocabularies.get(scheme) is not None and slug not in vocabularies[scheme]:
                     problems.append(CaseDataProblem(record.path, record.row, column.name,
                                                     f"'{slug}' is not in the '{scheme}' scheme: use one of {', '.join(sorted(vocabularies[scheme]))}"))
+
+
+def _check_dates(table: Table, record: Record, problems: list[CaseDataProblem]) -> None:
+    """No date after LATEST_YEAR; none more than YEARS_AHEAD years ahead in HAPPENED_TABLES."""
+    for column in table.columns:
+        if column.type is not DATE and column.type is not YEAR:
+            continue
+        value = record.values.get(column.name)
+        year = value.year if isinstance(value, PartialDate) else value
+        if not isinstance(year, int):
+            continue
+        if year > LATEST_YEAR:
+            problems.append(CaseDataProblem(record.path, record.row, column.name,
+                                            f"'{value}' lies after {LATEST_YEAR}, later than any date the case data "
+                                            "holds, even a projection's: correct the year"))
+        elif table.name in HAPPENED_TABLES and year > _this_year() + YEARS_AHEAD:
+            problems.append(CaseDataProblem(record.path, record.row, column.name,
+                                            f"'{value}' lies more than {YEARS_AHEAD} years ahead (after "
+                                            f"{_this_year() + YEARS_AHEAD}), but {table.filename} records what "
+                                            "happened or was decided: correct the year"))
+
+
+def _check_change(record: Record, problems: list[CaseDataProblem]) -> None:
+    """A change turns bodies into other bodies: an id on both sides only where the body carries on.
+
+    A designation gives a body a new status (Torbay Care Trust takes on adult social care: it is
+    the original and the resulting body), and a merger may keep one of the bodies it merges (the
+    others are absorbed into it); a rename, an establishment or an abolition has nothing that is
+    both before and after, and a merger of a body with nothing but itself changes nothing.
+    """
+    original = _as_tuple(record.values.get("original"))
+    resulting = _as_tuple(record.values.get("resulting"))
+    shared = [slug for slug in resulting if slug in original]
+    if not shared:
+        return
+    kind = record.values.get("kind")
+    if kind == "designation" or (kind == "merger" and any(slug not in resulting for slug in original)):
+        return
+    problems.append(CaseDataProblem(record.path, record.row, "resulting",
+                                    f"{shared[0]} is both original and resulting: a {kind or 'change'} turns bodies "
+                                    "into others (only a designation gives a body a new status, and a merger may keep "
+                                    "one of the bodies it merges): correct 'original' or 'resulting'"))
+
+
+def _rows_text(records: list[Record]) -> str:
+    """'rows 2, 4', or each row with its file when they are in several files."""
+    unique = list(dict.fromkeys((r.path, r.row) for r in records))
+    if len({path for path, _ in unique}) == 1:
+        return "row " + str(unique[0][1]) if len(unique) == 1 else "rows " + ", ".join(str(row) for _, row in unique)
+    return ", ".join(f"{path} row {row}" for path, row in unique)
+
+
+def _check_parent_cycles(records: Iterable[Record], problems: list[CaseDataProblem]) -> None:
+    """A jurisdiction is never (through its parents) part of itself; each cycle is said once, at
+    the row of its member that comes first, and named from there: a → b → a."""
+    first: dict[str, Record] = {}
+    for record in records:
+        if record.id and record.id not in first:
+            first[record.id] = record
+    order = {slug: i for i, slug in enumerate(first)}
+    state: dict[str, int] = {}  # 1: on the path being walked, 2: walked
+    for slug in first:
+        path: list[str] = []
+        node = slug
+        while node in first and node not in state:
+            state[node] = 1
+            path.append(node)
+            node = first[node].get("parent")
+        if node in state and state[node] == 1:  # the walk came back to itself
+            cycle = path[path.index(node):]
+            start = cycle.index(min(cycle, key=order.__getitem__))
+            cycle = cycle[start:] + cycle[:start]
+            record = first[cycle[0]]
+            names = " → ".join([*cycle, cycle[0]])
+            if len(cycle) == 1:
+                message = f"{names}: a jurisdiction cannot be part of itself: empty its parent or name the one it is part of"
+            else:
+                message = (f"{names}: a jurisdiction cannot be part of itself ({_rows_text([first[c] for c in cycle])}): "
+                           "correct the parent of one of them")
+            problems.append(CaseDataProblem(record.path, record.row, "parent", message))
+        for node in path:
+            state[node] = 2
+
+
+def _check_change_cycles(records: list[Record], problems: list[CaseDataProblem],
+                         rank: Callable[[Record], int] = lambda record: 0) -> None:
+    """Nothing comes out of what it became: the changes (original → resulting) hold no cycle.
+
+    Each cycle (each strongly connected group of bodies) is said once, at the row of its first
+    change (the lowest ``rank`` first: with several datasets, the latest dataset's row, the one
+    that closed it), and named from there: a → b → a, with the rows of its changes.
+    """
+    edges: dict[str, list[tuple[str, int, Record]]] = {}
+    for index, record in enumerate(records):
+        for a in _as_tuple(record.values.get("original")):
+            for b in _as_tuple(record.values.get("resulting")):
+                if a != b:  # a body that carries on (see _check_change)
+                    edges.setdefault(a, []).append((b, index, record))
+    for group in _strongly_connected(edges):
+        if len(group) < 2:
+            continue
+        inside = [(rank(record), index, a, b, record) for a in group for b, index, record in edges.get(a, ()) if b in group]
+        _, _, a, b, record = min(inside, key=lambda edge: edge[:2])
+        # the shortest way back from b to a inside the group
+        back: dict[str, tuple[str, Record] | None] = {b: None}
+        queue = [b]
+        for node in queue:
+            if node == a:
+                break
+            for target, _, via in edges.get(node, ()):
+                if target in group and target not in back:
+                    back[target] = (node, via)
+                    queue.append(target)
+        steps: list[tuple[str, Record]] = []
+        node = a
+        while back[node] is not None:
+            previous, via = back[node]
+            steps.append((node, via))
+            node = previous
+        steps.reverse()
+        names = " → ".join([a, b, *(node for node, _ in steps)])
+        rows = _rows_text([record, *(via for _, via in steps)])
+        problems.append(CaseDataProblem(record.path, record.row, "resulting",
+                                        f"{names} is a cycle of changes ({rows}): a body cannot come out of what it "
+                                        "became; one that returns after a change is a new body: give it an id of its "
+                                        "own, or correct 'original' or 'resulting'"))
+
+
+def _strongly_connected(edges: Mapping[str, list[tuple[str, int, Record]]]) -> list[set[str]]:
+    """The strongly connected groups of a graph (Tarjan's algorithm, without recursion)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[set[str]] = []
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            targets = edges.get(node, ())
+            while i < len(targets):
+                target = targets[i][0]
+                i += 1
+                if target not in index:
+                    work.append((node, i))
+                    work.append((target, 0))
+                    break
+                if target in on_stack:
+                    low[node] = min(low[node], index[target])
+            else:
+                if low[node] == index[node]:
+                    group = set()
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        group.add(member)
+                        if member == node:
+                            break
+                    groups.append(group)
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+    return groups
 
 
 def _check_observation(record: Record, problems: list[CaseDataProblem],
@@ -820,6 +1079,9 @@ def _finish(origin: Path, data: dict[str, list[Record]], problems: list[CaseData
             vocabularies: Mapping[str, frozenset[str]], reading: Reading) -> CaseData:
     _check_references(data, problems, vocabularies, reading.known)
     _check_conflicts(data, problems, reading.known)
+    # cycles within this dataset; read_datasets looks for those through several datasets
+    _check_parent_cycles(data.get("jurisdictions", ()), problems)
+    _check_change_cycles(data.get("changes", []), problems)
     if problems:
         raise CaseDataError(problems)
     if reading.dataset:
@@ -864,6 +1126,13 @@ def read_datasets(specs: list, vocabularies: Mapping[str, frozenset[str]]) -> Ca
                                                 f"'{record.id}' is also defined by {earlier.path} row {earlier.row}, differently "
                                                 f"({', '.join(differ)}): refer to that row by its id and delete this one, "
                                                 "or give yours another id"))
+    if not problems and len(parts) > 1:
+        # each dataset was checked alone: what is found now runs through several. A jurisdiction's
+        # parent cycle cannot (a dataset refers only to the ones before it, and cannot give their
+        # rows another parent), but a study's change may lead back to where a bundled one started.
+        _check_parent_cycles(tables["jurisdictions"], problems)
+        rank = {id(record): -i for i, part in enumerate(parts) for record in part["changes"]}
+        _check_change_cycles(tables["changes"], problems, lambda record: rank.get(id(record), 0))
     if problems:
         raise CaseDataError(problems)
     if len(specs) == 1 and parts:
@@ -885,11 +1154,15 @@ def read_workbook(path: Path, vocabularies: Mapping[str, frozenset[str]], readin
     reading = reading or Reading()
     name = reading.prefix + path.name
     problems: list[CaseDataProblem] = []
+    marked = False
     try:
         workbook = openpyxl.load_workbook(path, data_only=False)  # formulas as formulas, to refuse them
     except Exception as error:  # noqa: BLE001 - openpyxl and zipfile raise several unrelated types
-        raise CaseDataError([CaseDataProblem(name, None, None, f"cannot be read as an .xlsx workbook ({error.__class__.__name__}: "
-                                             f"{error}): save it from the spreadsheet as 'Excel Workbook (.xlsx)'")]) from None
+        workbook = _load_marked(path)
+        if workbook is None:
+            raise CaseDataError([CaseDataProblem(name, None, None, f"cannot be read as an .xlsx workbook ({error.__class__.__name__}: "
+                                                 f"{error}): save it from the spreadsheet as 'Excel Workbook (.xlsx)'")]) from None
+        marked = True
     by_name = {t.name: t for t in TABLES.values()} | {t.filename: t for t in TABLES.values()}
     sheets = {}
     for sheet in workbook.worksheets:
@@ -915,7 +1188,7 @@ def read_workbook(path: Path, vocabularies: Mapping[str, frozenset[str]], readin
             problems.append(CaseDataProblem(where, merged.min_row, None,
                                             f"merged cells {merged.coord}: unmerge them and fill in each cell"))
         rows = [(cells[0].row if cells else i + 1, cells) for i, cells in enumerate(sheet.iter_rows())]
-        header = next(([_cell_text(c) for c in cells] for _, cells in rows if any(_cell_text(c).strip() for c in cells)), [])
+        header = next(([_cell_text(c, marked) for c in cells] for _, cells in rows if any(_cell_text(c, marked).strip() for c in cells)), [])
         columns = {i: table.column(h.strip()) for i, h in enumerate(header) if h.strip() in {c.name for c in table.columns}}
         numbered = []
         for number, cells in rows:
@@ -933,17 +1206,20 @@ def read_workbook(path: Path, vocabularies: Mapping[str, frozenset[str]], readin
                                                     "and write YYYY, YYYY-MM or YYYY-MM-DD"))
                     texts.append("")
                     continue
-                texts.append(_cell_text(cell))
+                texts.append(_cell_text(cell, marked))
             numbered.append((number, texts))
         data[table.name] = read_rows(table, numbered, where, problems, vocabularies)
     return _finish(path, data, problems, vocabularies, reading)
 
 
-def _cell_text(cell) -> str:
-    """The text a CSV export of the cell would hold."""
+def _cell_text(cell, marked: bool = False) -> str:
+    """The text a CSV export of the cell would hold (with the characters :func:`_load_marked`
+    marked back as they were)."""
     value = cell.value
     if value is None:
         return ""
+    if marked and isinstance(value, str):
+        return _MARKED.sub(lambda m: chr(ord(m.group()) - _MARK), value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime.datetime):
@@ -953,3 +1229,61 @@ def _cell_text(cell) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+# A cell of a workbook's XML cannot hold a character XML forbids, so openpyxl refuses the whole
+# workbook when a tool wrote one (raw or as a reference like &#1;), naming only a line of XML. To
+# name the sheet, the row and the column instead, such a workbook is read again with each of these
+# characters written as one of the private-use plane 16 (U+100000 + its code point), which
+# _cell_text turns back, so that read_rows refuses it like any cell of a CSV file.
+_MARK = 0x100000
+_MARKED = re.compile("[\U00100000-\U00100008\U0010000B\U0010000C\U0010000E-\U0010001F"
+                     "\U0010D800-\U0010DFFF\U0010FFFE\U0010FFFF]")
+_XML_REFERENCE = re.compile(rb"&#(?:x([0-9A-Fa-f]+)|([0-9]+));")
+_RAW_ILLEGAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]|\xed[\xa0-\xbf][\x80-\xbf]")
+
+
+def _xml_illegal(code: int) -> bool:
+    return _XML_ILLEGAL.match(chr(code)) is not None if code <= 0xFFFF else False
+
+
+def _mark_xml(data: bytes) -> bytes:
+    """The XML (UTF-8) with every character XML forbids written as its mark."""
+    def reference(match: re.Match) -> bytes:
+        code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+        return b"&#x%X;" % (_MARK + code) if _xml_illegal(code) else match.group()
+
+    def raw(match: re.Match) -> bytes:
+        found = match.group()
+        if len(found) == 1:
+            code = found[0]
+        else:  # a UTF-8 sequence of three bytes: U+FFFE, U+FFFF or a surrogate
+            code = ((found[0] & 0x0F) << 12) | ((found[1] & 0x3F) << 6) | (found[2] & 0x3F)
+        return chr(_MARK + code).encode("utf-8")
+
+    return _RAW_ILLEGAL.sub(raw, _XML_REFERENCE.sub(reference, data))
+
+
+def _load_marked(path: Path):
+    """The workbook read with the characters XML forbids marked, or None when it holds none or
+    still cannot be read."""
+    import openpyxl
+
+    try:
+        with zipfile.ZipFile(path) as source:
+            parts = [(info, source.read(info.filename)) for info in source.infolist()]
+        changed = False
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+            for info, data in parts:
+                if info.filename.startswith("xl/") and info.filename.endswith(".xml"):
+                    marked = _mark_xml(data)
+                    changed = changed or marked != data
+                    data = marked
+                target.writestr(info, data)
+        if not changed:
+            return None
+        buffer.seek(0)
+        return openpyxl.load_workbook(buffer, data_only=False)
+    except Exception:  # noqa: BLE001 - as in read_workbook: the first error is the one reported
+        return None

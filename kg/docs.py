@@ -30,6 +30,16 @@ Rules that hold for every table:
   resource's IRI (`https://w3id.org/hscp/id/partnership/torbay-care-trust`), so keep it stable.
 - Columns that refer to other rows take their ids; several values are separated by `{sep}`.
 - Dates are written as precisely as the source gives them: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+  No date is after 2100, and in the tables of things that happened or were decided
+  (partnerships, organisations, memberships, changes, events, legislation, evaluations,
+  evaluation designs, sources) none is more than 10 years ahead of today.
+- A cell holds at most 32,767 characters (an Excel cell's most) and no control character that
+  XML forbids (tab, line feed and carriage return are fine).
+- A jurisdiction cannot be part of itself, through any chain of parents, and changes cannot
+  form a cycle; a change's original and resulting bodies may share an id only for a
+  designation, or a merger that absorbs others into one of its own.
+- When the case data has many problems, the message lists the first 200 and counts the rest by
+  file and column; `kg validate --format json` lists every one.
 - Concept columns take a concept's slug from the named scheme in `ontology/schemes/`
   (e.g. `network` from the `governance-mode` scheme). Outcome domains are written
   `scheme:concept`, the scheme one of {outcome_schemes}.

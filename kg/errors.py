@@ -48,13 +48,39 @@ class CaseDataProblem:
 
 
 class CaseDataError(DataError):
-    """One or more problems in the case files, all reported at once."""
+    """One or more problems in the case files, all reported at once.
+
+    ``problems`` holds every problem. The message shows the first :attr:`shown` of them and, when
+    there are more, ends with a line counting the rest and every problem by file and column: a
+    file of 420,000 bad rows would otherwise print tens of megabytes that nobody reads.
+    """
+
+    shown = 200  # problems the message lists; the fix for the first ones usually fixes most
+    places = 20  # (file, column) counts the summary line names, the largest first
 
     def __init__(self, problems: list[CaseDataProblem]):
         self.problems = list(problems)
         count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in the case data:"
-        super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
+        head = f"{count:,} problem{'s' if count != 1 else ''} in the case data:"
+        lines = [head, *(f"  {p}" for p in self.problems[: self.shown])]
+        if count > self.shown:
+            lines.append(f"  … and {count - self.shown:,} more (kg validate --format json lists every one). "
+                         f"All {count:,} by file and column: {self._by_place()}")
+        super().__init__("\n".join(lines))
+
+    def _by_place(self) -> str:
+        counts: dict[tuple[str, str | None], int] = {}
+        for problem in self.problems:
+            key = (problem.path, problem.field)
+            counts[key] = counts.get(key, 0) + 1
+        # the largest first; ties in the order the problems came (dicts keep insertion order)
+        ranked = sorted(counts.items(), key=lambda item: -item[1])
+        text = "; ".join(f"{path} column '{field}' {n:,}" if field else f"{path} {n:,}"
+                         for (path, field), n in ranked[: self.places])
+        if len(ranked) > self.places:
+            rest = sum(n for _, n in ranked[self.places:])
+            text += f"; {len(ranked) - self.places:,} other files and columns {rest:,}"
+        return text
 
 
 class ValidationFailed(DataError):
@@ -96,6 +122,15 @@ class BuildNotFound(KGError):
     http_status = 503
 
 
+class BuildWriteError(KGError):
+    """The build could not be written: a full disk, a quota, a read-only file system, no permission.
+
+    Not a problem of the data: the previous build is left as it was.
+    """
+
+    exit_code = 2
+
+
 class OntologyFileError(KGError):
     """An ontology, scheme or shapes file cannot be read."""
 
@@ -134,6 +169,12 @@ class QueryTimeout(QueryError):
     http_status = 503
 
 
+class QueryOverMemory(QueryError):
+    """The query's worker went past its memory limit (KG_WORKER_MEMORY) and was stopped."""
+
+    http_status = 503
+
+
 class QueryParameterError(QueryError):
     """A canned query's parameter value is missing or not of its type."""
 
@@ -163,3 +204,9 @@ class StoreError(KGError):
 
     exit_code = 2
     http_status = 502
+
+
+class BuildDamaged(StoreError):
+    """A build's graph.nq does not match what its report.json records (truncated or changed)."""
+
+    http_status = 503

@@ -26,6 +26,14 @@ def resource_dir(name: str) -> Path:
     return _PACKAGE_DIR / "_data" / name
 
 
+def resource_file(name: str) -> Path:
+    """Where a bundled top-level file (``CITATION.cff``) lives: the checkout's, else the wheel's copy."""
+    checkout = _CHECKOUT_DIR / name
+    if checkout.is_file() and (_CHECKOUT_DIR / "pyproject.toml").is_file():
+        return checkout
+    return _PACKAGE_DIR / "_data" / name
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     name: str
@@ -54,12 +62,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("row_limit", 10000, "Most result rows returned; more are cut and the cut is declared.", int),
     Setting("workers", 2, "Query worker processes kept warm for the embedded stores.", int),
     Setting("max_query_bytes", 65536, "Largest SPARQL request body accepted, in bytes.", int),
+    Setting("max_query_terms", 10000, "Most terms (names, IRIs, literals, variables, punctuation) a query may hold; "
+            "a larger one is refused before it is parsed.", int),
+    Setting("worker_memory", "4G", "Most memory (resident set) a query worker may use while it answers; a query that "
+            "would pass it is stopped with 503. A number of bytes with K, M or G; 0: no limit."),
     Setting("update_token", None, "Bearer token for SPARQL Update on /sparql; unset, updates get 403 (with it, 501: rebuild instead)."),
     Setting("reasoner", "auto", "'hermit', 'owlrl' or 'auto' (HermiT when java is on PATH, else OWL-RL)."),
     Setting("java", "java", "The java executable HermiT runs with."),
     Setting("host", "127.0.0.1", "Address 'kg serve' listens on."),
     Setting("port", 5000, "Port 'kg serve' listens on.", int),
-    Setting("threads", 8, "Request threads of the production server.", int),
+    Setting("threads", 24, "Request threads of the production server (requests waiting for a query worker hold one each).", int),
     Setting("public_url", None, "Public base URL of the web app, when it is behind a proxy."),
 )
 
@@ -96,12 +108,14 @@ class Settings:
     row_limit: int = 10000
     workers: int = 2
     max_query_bytes: int = 65536
+    max_query_terms: int = 10000
+    worker_memory: str = "4G"
     update_token: str | None = None
     reasoner: str = "auto"
     java: str = "java"
     host: str = "127.0.0.1"
     port: int = 5000
-    threads: int = 8
+    threads: int = 24
     public_url: str | None = None
 
     def __post_init__(self):
@@ -115,8 +129,13 @@ class Settings:
             raise ConfigurationError("KG_ROW_LIMIT must be a positive whole number.")
         if self.workers < 1:
             raise ConfigurationError("KG_WORKERS must be at least 1.")
+        if self.max_query_terms < 1:
+            raise ConfigurationError("KG_MAX_QUERY_TERMS must be a positive whole number.")
+        self.worker_memory_bytes  # noqa: B018 - refuses a malformed KG_WORKER_MEMORY now
         if self.reasoner not in ("auto", "hermit", "owlrl"):
             raise ConfigurationError(f"KG_REASONER must be 'auto', 'hermit' or 'owlrl', got {self.reasoner!r}.")
+        if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"KG_PUBLIC_URL must be an absolute http(s) URL, got {self.public_url!r}.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
@@ -135,6 +154,21 @@ class Settings:
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def worker_memory_bytes(self) -> int | None:
+        """KG_WORKER_MEMORY in bytes (None: no limit)."""
+        text = str(self.worker_memory).strip().upper().removesuffix("B")
+        factor = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        number = text[:-1] if text[-1:] in ("K", "M", "G") else text
+        try:
+            value = float(number) * factor
+        except ValueError:
+            raise ConfigurationError(f"KG_WORKER_MEMORY={self.worker_memory!r} is not an amount of memory: "
+                                     "write e.g. 4G, 1500M or 0 (no limit).") from None
+        if value < 0:
+            raise ConfigurationError("KG_WORKER_MEMORY must not be negative.")
+        return int(value) or None
 
     # Resolved folders -------------------------------------------------------------------
 

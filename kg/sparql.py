@@ -16,9 +16,11 @@ import contextlib
 import dataclasses
 import functools
 import os
+import re
 import sys
 import threading
 from collections.abc import Collection, Iterable, Iterator
+from urllib.parse import urljoin
 
 import rdflib.plugins.sparql as _rdflib_sparql
 from pyparsing import ParseBaseException
@@ -27,7 +29,7 @@ from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import Variable
 
-from .errors import QueryParameterError, QueryRefused, QuerySyntaxError
+from .errors import KGError, QueryParameterError, QueryRefused, QuerySyntaxError
 
 # A FROM <iri> must never make rdflib fetch <iri> from the web or the file system.
 _rdflib_sparql.SPARQL_LOAD_GRAPHS = False
@@ -95,17 +97,32 @@ def _syntax_error(text: str, error: Exception) -> QuerySyntaxError:
     return exc
 
 
+class TooDeep(QueryRefused):
+    """rdflib's parser ran out of Python's recursion limit (already with about 60 triple patterns
+    and a GROUP BY): :func:`parse_bounded` then parses in the parser process, which has room."""
+
+    def __init__(self):
+        super().__init__("The query is nested too deeply for this service's parser: simplify it, or split it.")
+
+
 @functools.lru_cache(maxsize=1024)
-def parse(text: str) -> ParsedQuery:
+def parse(text: str, algebra: bool = True) -> ParsedQuery:
     """Parse and inspect one query; raise ``QuerySyntaxError`` or ``QueryRefused``.
 
-    Cached by query text: a canned query or a repeated request is parsed once.
+    Cached by query text: a canned query or a repeated request is parsed once. ``algebra=False``
+    skips rdflib's translation to the algebra, which is quadratic in the size of a group (50 s
+    for 2,000 triple patterns): the projected variables are then read from the SELECT clause
+    (for ``SELECT *``, every variable the query mentions), and what only the translation finds
+    (a variable projected outside GROUP BY) is left to the engine, which reports it as a syntax
+    error.
     """
     if not isinstance(text, str) or not text.strip():
         raise QuerySyntaxError("The query is empty: send a SPARQL SELECT, ASK, CONSTRUCT or DESCRIBE query.")
     with PARSER_LOCK:  # see PARSER_LOCK
         try:
             tree = parseQuery(text)
+        except RecursionError:
+            raise TooDeep() from None
         except Exception as error:  # noqa: BLE001 - any parser failure is a syntax error
             try:
                 update = parseUpdate(text)
@@ -125,24 +142,32 @@ def parse(text: str) -> ParsedQuery:
                     "endpoints. Run the federated part of the query yourself."
                 )
 
+        _check_operands(tree)
         body = tree[1]
         form = FORMS.get(body.name)
         if form is None:  # pragma: no cover - parseQuery knows only the four forms
             raise QuerySyntaxError(f"Unsupported query form {body.name}.")
-        default_graphs, named_graphs = [], []
-        for clause in body["datasetClause"] if "datasetClause" in body else []:
-            if "default" in clause:
-                default_graphs.append(str(clause["default"]))
-            elif "named" in clause:
-                named_graphs.append(str(clause["named"]))
+        default_graphs, named_graphs = _dataset_clause(tree)
         # before translateQuery, which rewrites some expressions in place (a variable that only
         # occurs under !BOUND() is gone from the tree after it)
         mentioned = frozenset(str(n) for n in _walk(tree) if isinstance(n, Variable))
-        try:
-            algebra = translateQuery(tree).algebra
-        except Exception as error:  # noqa: BLE001 - e.g. a variable projected outside GROUP BY
-            raise _syntax_error(text, error) from None
-    variables = tuple(str(v) for v in (algebra.get("PV") or [])) if form == "select" else ()
+        if algebra:
+            try:
+                translated = translateQuery(tree).algebra
+            except RecursionError:
+                raise TooDeep() from None
+            except Exception as error:  # noqa: BLE001 - e.g. a variable projected outside GROUP BY
+                raise _syntax_error(text, error) from None
+            variables = tuple(str(v) for v in (translated.get("PV") or [])) if form == "select" else ()
+        elif form == "select":
+            projection = body.get("projection")
+            if isinstance(projection, str) or not projection:  # SELECT *
+                seen = dict.fromkeys(str(n) for n in _walk(body.get("where")) if isinstance(n, Variable))
+                variables = tuple(sorted(seen))
+            else:
+                variables = tuple(str(v["var"] if "var" in v else v["evar"]) for v in projection)
+        else:
+            variables = ()
     return ParsedQuery(
         text=text,
         form=form,
@@ -153,14 +178,252 @@ def parse(text: str) -> ParsedQuery:
     )
 
 
+# --- parsing bounded in size and time ------------------------------------------------------------
+#
+# rdflib's parser costs about a millisecond per expression term and holds PARSER_LOCK meanwhile,
+# so one large query would stall every other query's parse in the web process. A query is first
+# counted in terms (a linear regex scan); a query over the limit is refused at once; a small one
+# is parsed here, under the lock, in at most a few tenths of a second; any other is parsed by a
+# separate parser process, under a time limit, with a deep stack (a legitimate query with
+# thousands of triple patterns exceeds the default recursion limit). That process is killed and
+# replaced when the time is up or when it crashes, and the request gets a clean error.
+
+SMALL_QUERY_TERMS = 200
+"""Up to this many terms a query is parsed in the calling process (about 0.2 s at the worst)."""
+MAX_OPERANDS = 4000
+"""The most operands of one operator chain or function call: pyoxigraph evaluates ``1+1+…+1``
+recursively and overflows a worker's stack between 10,000 and 15,000 of them."""
+
+_TERM = re.compile(r"""#[^\n]*|"{3}[\s\S]*?"{3}|'{3}[\s\S]*?'{3}|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'"""
+                   r"""|<[^<>"{}|^`\\\x00-\x20]*>|[?$][^\s(){}.,;]+|[^\s(){}\[\],;.]+|\S""")
+
+
+def count_terms(text: str) -> int:
+    """How many terms (names, IRIs, literals, variables, punctuation) the query holds, comments aside."""
+    return sum(1 for match in _TERM.finditer(text) if not match.group(0).startswith("#"))
+
+
+def normalised(text: str) -> str:
+    """The query's terms joined by single spaces: comments and layout do not make it another query."""
+    return " ".join(m.group(0) for m in _TERM.finditer(text) if not m.group(0).startswith("#"))
+
+
+def _check_operands(tree) -> None:
+    for node in _walk(tree):
+        if isinstance(node, CompValue):
+            for key in ("other", "arg"):
+                value = node.get(key)
+                if isinstance(value, (list, tuple)) or type(value).__name__ == "ParseResults":
+                    if len(value) > MAX_OPERANDS:
+                        raise QueryRefused(
+                            f"One expression of the query has {len(value)} operands; the engines take at most "
+                            f"{MAX_OPERANDS}. Split it, or use VALUES for long lists.")
+
+
+class ParserProcess:
+    """A separate interpreter that parses queries too large to parse in the web process.
+
+    One request at a time; a parse that outlives its time limit, or that crashes the process,
+    ends with the process killed (and started again on the next request) and a clean error.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._process = None
+
+    def _start(self):
+        import subprocess
+
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        return subprocess.Popen([sys.executable, "-c", "from kg.sparql import _parser_main; _parser_main()"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+
+    def parse(self, text: str, timeout: float) -> ParsedQuery:
+        import pickle
+        import select
+        import struct
+        import time
+
+        deadline = time.monotonic() + timeout
+        if not self._lock.acquire(timeout=max(timeout, 0)):
+            raise QueryRefused(f"The query is too large to check within {timeout:g} s (other large queries were "
+                               "being checked): try again, or send a smaller query.")
+        try:
+            if self._process is None or self._process.poll() is not None:
+                self._process = self._start()
+            process = self._process
+            payload = text.encode("utf-8")
+            try:
+                process.stdin.write(struct.pack(">I", len(payload)) + payload)
+                process.stdin.flush()
+                data = b""
+                while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+                    remaining = deadline - time.monotonic()
+                    ready, _, _ = select.select([process.stdout], [], [], max(remaining, 0))
+                    if not ready:
+                        self._kill()
+                        raise QueryRefused(
+                            f"The query took longer than {timeout:g} s to parse and check, and was refused before "
+                            "running: simplify it (fewer terms, shorter expressions), or split it.")
+                    chunk = os.read(process.stdout.fileno(), 1 << 20)
+                    if not chunk:
+                        code = process.wait()
+                        self._process = None
+                        raise QueryRefused(
+                            f"The query could not be parsed: the parser stopped ({_ended(code)}), which happens with "
+                            "extremely deep nesting. Simplify the query.")
+                    data += chunk
+            except (BrokenPipeError, OSError):
+                self._kill()
+                raise QueryRefused("The query could not be parsed: the parser process stopped. Try again.") from None
+            kind, value = pickle.loads(data[4:])
+            if kind == "error":
+                raise value
+            return value
+        finally:
+            self._lock.release()
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            try:
+                self._process.kill()
+                self._process.wait(5)
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+            self._process = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._kill()
+
+
+def _ended(code: int) -> str:
+    import signal
+
+    if code < 0:
+        try:
+            return f"signal {-code}, {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def _parser_main() -> None:
+    """The parser process: read length-prefixed queries on stdin, answer pickled results on stdout."""
+    import pickle
+    import struct
+
+    sys.setrecursionlimit(200_000)
+    threading.stack_size(512 * 1024 * 1024)  # the recursion above needs a deep C stack too
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+
+    def answer(text: str, box: list) -> None:
+        try:
+            box.append(("ok", parse(text, algebra=False)))
+        except KGError as error:
+            box.append(("error", error))
+        except RecursionError:
+            box.append(("error", TooDeep()))
+
+    while True:
+        head = stdin.read(4)
+        if len(head) < 4:
+            return
+        text = stdin.read(struct.unpack(">I", head)[0]).decode("utf-8")
+        box: list = []
+        worker = threading.Thread(target=answer, args=(text, box))
+        worker.start()
+        worker.join()
+        parse.cache_clear()  # this process sees each large query once: keep no memory of them
+        body = pickle.dumps(box[0])
+        stdout.write(struct.pack(">I", len(body)) + body)
+        stdout.flush()
+
+
+_PARSER = ParserProcess()
+_BOUNDED: dict[str, ParsedQuery] = {}
+_BOUNDED_LOCK = threading.Lock()
+
+
+def parse_bounded(text: str, *, max_terms: int, timeout: float) -> ParsedQuery:
+    """``parse`` within bounds: at most ``max_terms`` terms, and a large query parsed by the
+    parser process within ``timeout`` seconds. Raise QuerySyntaxError or QueryRefused."""
+    if not isinstance(text, str) or not text.strip():
+        return parse(text)
+    found = _BOUNDED.get(text)
+    if found is not None:
+        return found
+    terms = count_terms(text)
+    if terms > max_terms:
+        raise QueryRefused(f"The query has {terms} terms; this service takes at most {max_terms} "
+                           "(KG_MAX_QUERY_TERMS). Shorten it: VALUES blocks or several smaller queries help.")
+    if terms <= SMALL_QUERY_TERMS:
+        try:
+            return parse(text)
+        except TooDeep:
+            pass  # deep for this process's stack: the parser process has room
+    parsed = _PARSER.parse(text, timeout)
+    with _BOUNDED_LOCK:
+        if len(_BOUNDED) >= 256:
+            _BOUNDED.pop(next(iter(_BOUNDED)))
+        _BOUNDED[text] = parsed
+    return parsed
+
+
+_PN_LOCAL_ESCAPE = re.compile(r"\\([_~.\-!$&'()*+,;=/?#@%])")
+
+
+def _dataset_clause(tree) -> tuple[list[str], list[str]]:
+    """The FROM and FROM NAMED graphs of a parsed query, as the full IRIs the engines query.
+
+    rdflib's parse tree holds them as written: a prefixed name (``FROM g:data``) or a relative
+    IRI (``FROM <data>`` under a ``BASE``). They are resolved here, by the prologue, so that
+    ``check_dataset`` sees what the engines see; translateQuery would resolve them too, but it
+    does not always run (``algebra=False``), and it resolves a relative ``BASE`` as written
+    rather than against the ``BASE`` before it. A name that stays relative (no ``BASE``) is
+    left as written, and ``check_dataset`` refuses it: the store's graphs are full IRIs.
+    """
+    base, prefixes = "", {}
+    for declaration in tree[0]:
+        if declaration.name == "Base":
+            base = urljoin(base, str(declaration["iri"])) if base else str(declaration["iri"])
+        elif declaration.name == "PrefixDecl":
+            iri = str(declaration["iri"])
+            prefixes[declaration.get("prefix") or ""] = urljoin(base, iri) if base else iri
+
+    def resolve(name) -> str:
+        if isinstance(name, CompValue) and name.name == "pname":
+            prefix = name.get("prefix") or ""
+            if prefix not in prefixes:
+                raise QuerySyntaxError(f"The prefix '{prefix}:' of a FROM graph is not declared: add "
+                                       f"PREFIX {prefix}: <…> to the query.")
+            return prefixes[prefix] + _PN_LOCAL_ESCAPE.sub(r"\1", name.get("localname") or "")
+        return urljoin(base, str(name)) if base else str(name)
+
+    default_graphs, named_graphs = [], []
+    body = tree[1]
+    for clause in body["datasetClause"] if "datasetClause" in body else []:
+        if "default" in clause:
+            default_graphs.append(resolve(clause["default"]))
+        elif "named" in clause:
+            named_graphs.append(resolve(clause["named"]))
+    return default_graphs, named_graphs
+
+
 def check_dataset(parsed: ParsedQuery, graphs: Collection[str]) -> None:
-    """Refuse ``FROM`` / ``FROM NAMED`` naming a graph that is not in the store."""
-    for graph in (*parsed.default_graphs, *parsed.named_graphs):
-        if graph not in graphs:
-            raise QueryRefused(
-                f"FROM <{graph}> names a graph this store does not hold; nothing is fetched "
-                f"from elsewhere. Graphs here: {', '.join(sorted(graphs)) or 'none'}."
-            )
+    """Refuse ``FROM`` / ``FROM NAMED`` naming a graph that is not in the store.
+
+    The graphs are full IRIs: prefixed names and relative IRIs were resolved by ``parse``.
+    """
+    for keyword, names in (("FROM", parsed.default_graphs), ("FROM NAMED", parsed.named_graphs)):
+        for graph in names:
+            if graph not in graphs:
+                raise QueryRefused(
+                    f"{keyword} <{graph}> names a graph this store does not hold; nothing is fetched "
+                    f"from elsewhere. Graphs here: {', '.join(sorted(graphs)) or 'none'}."
+                )
 
 
 def check_bindings(parsed: ParsedQuery, names: Iterable[str]) -> None:

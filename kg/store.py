@@ -21,7 +21,9 @@ import math
 import os
 import queue
 import re
+import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -41,10 +43,14 @@ from rdflib.plugins.sparql.parser import parseQuery
 
 from . import sparql as _sparql
 from .errors import (
+    BuildDamaged,
     BuildNotFound,
     ConfigurationError,
+    KGError,
     QueryError,
+    QueryOverMemory,
     QueryParameterError,
+    QueryRefused,
     QuerySyntaxError,
     QueryTimeout,
     ResourceNotFound,
@@ -103,7 +109,9 @@ def term_from_cell(cell):
         return URIRef(cell[1])
     if tag == 1:
         return BNode(cell[1])
-    return Literal(cell[1], lang=cell[2], datatype=None if cell[3] is None else URIRef(cell[3]))
+    # normalize=False: rdflib would otherwise rewrite the lexical form the engine gave ("30000"^^xsd:double
+    # becomes "30000.0", "01"^^xsd:integer "1"), so tables would show what no serialization says
+    return Literal(cell[1], lang=cell[2], datatype=None if cell[3] is None else URIRef(cell[3]), normalize=False)
 
 
 def cell_from_term(term):
@@ -255,7 +263,11 @@ class QueryResult:
             graph = rdflib.Graph()
             bind_prefixes(graph)
             if self._ntriples:
-                graph.parse(data=self._ntriples.decode("utf-8"), format="nt")
+                # read by pyoxigraph and converted as rows are, not by rdflib's N-Triples parser,
+                # which rewrites literals' lexical forms (see term_from_cell)
+                for quad in ox.parse(self._ntriples, format=ox.RdfFormat.N_TRIPLES):
+                    graph.add((term_from_cell(_cell_from_ox(quad.subject)), term_from_cell(_cell_from_ox(quad.predicate)),
+                               term_from_cell(_cell_from_ox(quad.object))))
             self._graph = graph
         return self._graph
 
@@ -337,8 +349,52 @@ class QueryResult:
 @dataclasses.dataclass(frozen=True)
 class _WorkerSpec:
     engine: str  # "oxigraph" | "rdflib"
-    dump: str | None  # graph.nq to load into memory
+    dump: str | None  # graph.nq to load into memory (its path; read from dump_fd when there is one)
     disk: str | None  # on-disk oxigraph store, opened read-only
+    dump_fd: int | None = None  # graph.nq as the store opened it (see _PinnedDump), inherited by each worker
+    dump_bytes: int | None = None  # its size then
+
+    @property
+    def fds(self) -> tuple[int, ...]:
+        """The descriptors a worker process inherits."""
+        return () if self.dump_fd is None else (self.dump_fd,)
+
+
+class _PreadFile(io.RawIOBase):
+    """A file read through a descriptor that other processes share, at its own offset (pread)."""
+
+    def __init__(self, fd: int, name: str):
+        super().__init__()
+        self._fd, self._offset = fd, 0
+        self.name = name  # rdflib names its source after it
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = os.pread(self._fd, len(buffer), self._offset)
+        buffer[:len(data)] = data
+        self._offset += len(data)
+        return len(data)
+
+
+def _fd_source(fd: int, name: str):
+    """A path (Linux: /proc/self/fd/N, a fresh open of the same file) or a file to read ``fd`` from."""
+    reopened = f"/proc/self/fd/{fd}"
+    if os.path.exists(reopened):
+        return reopened
+    return io.BufferedReader(_PreadFile(fd, name), 1 << 20)
+
+
+def _dump_source(spec: _WorkerSpec):
+    """Where a worker reads graph.nq: the store's descriptor (the build it opened), else the path."""
+    if spec.dump_fd is None:
+        return spec.dump
+    size = os.fstat(spec.dump_fd).st_size
+    if size != spec.dump_bytes:
+        raise OSError(f"{spec.dump} changed since the store opened it ({spec.dump_bytes} bytes, now {size}): "
+                      "rebuild with 'kg build' and restart")
+    return _fd_source(spec.dump_fd, spec.dump)
 
 
 def _load_engine(spec: _WorkerSpec):
@@ -346,10 +402,14 @@ def _load_engine(spec: _WorkerSpec):
         if spec.disk:
             return ox.Store.read_only(spec.disk)
         store = ox.Store()
-        store.bulk_load(path=spec.dump, format=ox.RdfFormat.N_QUADS)
+        source = _dump_source(spec)
+        where = {"path": source} if isinstance(source, str) else {"input": source}
+        store.bulk_load(**where, format=ox.RdfFormat.N_QUADS)
         return store
     dataset = rdflib.Dataset(default_union=True)
-    dataset.parse(spec.dump, format="nquads")
+    source = _dump_source(spec)
+    where = {"source": source} if isinstance(source, str) else {"file": source}
+    dataset.parse(**where, format="nquads")
     return dataset
 
 
@@ -474,6 +534,36 @@ _IMPORT_ROOT = str(Path(__file__).resolve().parent.parent)
 _pools: weakref.WeakSet = weakref.WeakSet()
 
 
+def _resident_bytes(pid: int) -> int | None:
+    """A process's resident set in bytes, from /proc (None where there is no /proc)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _megabytes(value: int) -> str:
+    return f"{value / (1 << 20):,.0f} MB"
+
+
+def _worker_death(code: int | None) -> KGError:
+    """The error for a query whose worker died while answering it, by how it died."""
+    if code is not None and code < 0 and -code in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL):
+        name = signal.Signals(-code).name
+        return QueryRefused(
+            f"The query engine crashed on this query ({name}), as it does on expressions nested or chained "
+            "thousands deep; the worker was restarted. Simplify the query.")
+    if code is not None and code < 0 and -code == signal.SIGKILL:
+        return StoreError("The query worker was killed by the system while answering (the machine ran out of memory?); "
+                          "it was restarted.")
+    how = "without a reply" if code is None else f"with {'signal ' + signal.Signals(-code).name if code < 0 else f'exit code {code}'}"
+    return StoreError(f"The query worker stopped {how} while answering; it was restarted.")
+
+
 class _Worker:
     __slots__ = ("process", "conn")
 
@@ -506,12 +596,18 @@ class WorkerPool:
 
     With two or more workers, one is kept for quick queries: at most ``size - 1`` calls
     marked ``slow`` run at once, so a cheap lookup finds a worker even while heavy queries
-    keep the others busy (a slow call waits for its turn within its own time limit).
+    keep the others busy (a slow call waits for its turn within its own time limit). The
+    embedded store marks a query slow unless it has been seen to answer quickly.
     """
 
-    def __init__(self, spec: _WorkerSpec, size: int, start_timeout: float = 600.0):
+    max_slow_waiting = 2
+    """Most slow calls waiting for a turn at once; more are refused at once (503)."""
+
+    def __init__(self, spec: _WorkerSpec, size: int, start_timeout: float = 600.0, memory_limit: int | None = None):
         self.spec = spec
         self.size = size
+        self.memory_limit = memory_limit
+        self._slow_waiting = 0
         self._slow_turns = threading.BoundedSemaphore(max(1, size - 1))
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
@@ -541,7 +637,7 @@ class WorkerPool:
         process = subprocess.Popen(
             [sys.executable, "-c", "from kg.store import _worker_entry; _worker_entry()",
              str(child_sock.fileno()), pickle.dumps(self.spec).hex()],
-            pass_fds=(child_sock.fileno(),), stdin=subprocess.DEVNULL, env=env, close_fds=True,
+            pass_fds=(child_sock.fileno(), *self.spec.fds), stdin=subprocess.DEVNULL, env=env, close_fds=True,
         )
         child_sock.close()
         worker = _Worker(process, Connection(parent_sock.detach()))
@@ -599,10 +695,23 @@ class WorkerPool:
             raise StoreError("The store is closed.")
         if not slow:
             return self._call(request, timeout, time.monotonic() + timeout)
-        if not self._slow_turns.acquire(timeout=timeout):
+        # Few slow calls may wait for a turn: each waiting call holds a request thread of the web
+        # server, and a flood of runaways must not take them all. The others are told at once.
+        with self._lock:
+            if self._slow_waiting >= self.max_slow_waiting:
+                raise QueryTimeout(
+                    f"The service is busy with {self._slow_waiting + max(1, self.size - 1)} slow queries; this one was "
+                    "not started. Try again shortly, or narrow it (a more specific pattern, a LIMIT).")
+            self._slow_waiting += 1
+        try:
+            turn = self._slow_turns.acquire(timeout=timeout)
+        finally:
+            with self._lock:
+                self._slow_waiting -= 1
+        if not turn:
             raise self._busy(timeout)
         try:
-            return self._call(request, timeout, time.monotonic() + timeout)
+            return self._call(request, timeout, time.monotonic() + timeout, slow=True)
         finally:
             self._slow_turns.release()
 
@@ -613,7 +722,7 @@ class WorkerPool:
             "try again, or raise KG_WORKERS."
         )
 
-    def _call(self, request, timeout: float, deadline: float):
+    def _call(self, request, timeout: float, deadline: float, slow: bool = False):
         while True:
             remaining = deadline - time.monotonic()
             try:
@@ -625,13 +734,20 @@ class WorkerPool:
             if not worker.alive():
                 self._replace(worker)
                 continue
+            if slow and self.size > 1 and self._idle.empty():
+                # the last idle worker stays for quick calls, also while another one restarts
+                self._idle.put(worker)
+                if time.monotonic() >= deadline:
+                    raise self._busy(timeout)
+                time.sleep(0.02)
+                continue
             try:
                 worker.conn.send(request)
             except (OSError, ValueError):
                 self._replace(worker)
                 continue
             break
-        if not worker.conn.poll(max(deadline - time.monotonic(), 0)):
+        if not self._wait(worker, deadline):
             self._replace(worker)
             raise QueryTimeout(
                 f"The query ran longer than the {timeout:g} s limit (KG_QUERY_TIMEOUT) and was "
@@ -640,12 +756,36 @@ class WorkerPool:
         try:
             reply = worker.conn.recv()
         except (EOFError, OSError):
+            try:
+                code = worker.process.wait(2)  # it closed its end: it is gone, or going
+            except subprocess.TimeoutExpired:
+                code = None
             self._replace(worker)
-            raise StoreError(
-                "The query worker stopped while answering (out of memory?); it was restarted."
-            ) from None
+            raise _worker_death(code) from None
         self._idle.put(worker)
         return reply
+
+    def _wait(self, worker: _Worker, deadline: float) -> bool:
+        """Wait for the worker's reply until the deadline (False: none came), watching its memory.
+
+        With a memory limit the worker's resident set is read every 50 ms (/proc/PID/statm); a
+        worker past the limit is killed and the query gets QueryOverMemory."""
+        limit = self.memory_limit
+        if not limit:
+            return worker.conn.poll(max(deadline - time.monotonic(), 0))
+        while True:
+            remaining = deadline - time.monotonic()
+            if worker.conn.poll(min(max(remaining, 0), 0.05)):
+                return True
+            if remaining <= 0:
+                return False
+            used = _resident_bytes(worker.process.pid)
+            if used is not None and used > limit:
+                self._replace(worker)
+                raise QueryOverMemory(
+                    f"The query needed more than the {_megabytes(limit)} a query worker may use (KG_WORKER_MEMORY) "
+                    f"and was stopped at {_megabytes(used)}. Narrow it (a more specific pattern, a LIMIT), or raise "
+                    "the limit.")
 
     def close(self) -> None:
         self._closed = True
@@ -665,6 +805,15 @@ def _close_pools() -> None:
 # --- stores ---------------------------------------------------------------------------------
 
 _LABEL_PROPERTIES = (str(SKOS.prefLabel), str(RDFS.label), str(DCTERMS.title))
+DESCRIBE = f"""
+    CONSTRUCT {{ ?r ?p ?o . ?o ?lp ?label . ?o ?bp ?bo . ?bo ?bp2 ?bo2 }}
+    WHERE {{
+      ?r ?p ?o .
+      OPTIONAL {{ ?o ?lp ?label . VALUES ?lp {{ {' '.join(f'<{p}>' for p in _LABEL_PROPERTIES)} }} }}
+      OPTIONAL {{ FILTER(isBlank(?o)) ?o ?bp ?bo .
+                 OPTIONAL {{ FILTER(isBlank(?bo)) ?bo ?bp2 ?bo2 }} }}
+    }}"""
+"""A resource's description (bind ?r): its triples, through blank nodes, and its neighbours' labels."""
 
 
 class Store:
@@ -720,7 +869,8 @@ class Store:
         and rows are only parsed back from it if they are read.
         """
         bindings = dict(bindings or {})
-        parsed = _sparql.parse(sparql)
+        parsed = _sparql.parse_bounded(sparql, max_terms=self.settings.max_query_terms,
+                                       timeout=self.settings.query_timeout)
         if parsed.has_dataset_clause:
             _sparql.check_dataset(parsed, self.graphs())
         dataset = None
@@ -746,15 +896,7 @@ class Store:
     def describe(self, iri: str) -> rdflib.Graph:
         """The resource's description (its triples, through blank nodes) and its neighbours' labels."""
         node = _iri_term(iri)
-        text = f"""
-            CONSTRUCT {{ ?r ?p ?o . ?o ?lp ?label . ?o ?bp ?bo . ?bo ?bp2 ?bo2 }}
-            WHERE {{
-              ?r ?p ?o .
-              OPTIONAL {{ ?o ?lp ?label . VALUES ?lp {{ {' '.join(f'<{p}>' for p in _LABEL_PROPERTIES)} }} }}
-              OPTIONAL {{ FILTER(isBlank(?o)) ?o ?bp ?bo .
-                         OPTIONAL {{ FILTER(isBlank(?bo)) ?bo ?bp2 ?bo2 }} }}
-            }}"""
-        result = self.query(text, {"r": node}, limit=1_000_000)
+        result = self.query(DESCRIBE, {"r": node}, limit=1_000_000)
         graph = result.graph
         if not len(graph):
             if not self.query("ASK { ?s ?p ?r }", {"r": node}).boolean:
@@ -841,22 +983,32 @@ def _iri_term(iri: str) -> URIRef:
     return URIRef(validate_iri(str(iri), "iri"))
 
 
+# pyoxigraph (0.5) reports a function it does not implement (an extension function's IRI, or an
+# XSD cast that SPARQL leaves optional, such as xsd:int) only as a RuntimeError with this text:
+# no exception class of its own says so. The worker sends "RuntimeError: <message>"; only that
+# whole message, with one IRI in it, is the query's fault (400). Any other engine failure stays a
+# StoreError (502), and a reworded message in a later pyoxigraph falls back to 502, never wrongly
+# to 400. (rdflib evaluates an unknown function as an error: the expression is left unbound.)
+_UNSUPPORTED_FUNCTION = re.compile(r"RuntimeError: The custom function (?P<iri><[^<>\s]+>) is not supported")
+
+
 class EmbeddedStore(Store):
     """pyoxigraph or rdflib, held by warm worker processes.
 
-    A query text whose last run took ``slow_seconds`` or more of a worker's CPU counts as
-    slow: slow queries
-    never take the pool's last idle worker (see :class:`WorkerPool`), so a lookup never
-    waits behind a burst of heavy aggregates.
+    A query counts as slow unless its last run (known by its terms, whatever its comments and
+    layout) took less than ``slow_seconds`` of a worker's CPU: slow queries never take the
+    pool's last idle worker (see :class:`WorkerPool`), so a known lookup never waits behind a
+    burst of heavy aggregates or of new queries.
     """
 
     slow_seconds = 0.05
 
-    def __init__(self, settings, spec: _WorkerSpec, backend: str):
+    def __init__(self, settings, spec: _WorkerSpec, backend: str, pinned: "_PinnedDump | None" = None):
         super().__init__(settings)
         self.backend = backend
         self.spec = spec
-        self.pool = WorkerPool(spec, settings.workers)
+        self._pinned = pinned  # graph.nq held open: closed with the store
+        self.pool = WorkerPool(spec, settings.workers, memory_limit=settings.worker_memory_bytes)
         self._graphs: list[str] | None = None
         self._last_seconds: dict[str, float] = {}
 
@@ -885,16 +1037,28 @@ class EmbeddedStore(Store):
             raise QueryParameterError(message)
         if kind == "refused":
             raise _sparql.QueryRefused(f"The query tried something this service never does: {message}.")
+        unsupported = _UNSUPPORTED_FUNCTION.fullmatch(message) if kind == "store" else None
+        if unsupported:  # the query's fault, not the store's: 400, not 502
+            raise QueryError(
+                f"The function {unsupported['iri']} is not supported by the {self.backend} query engine. "
+                "Use SPARQL 1.1's built-in functions and its XSD casts (xsd:integer, xsd:decimal, "
+                "xsd:double, xsd:string, xsd:dateTime, …) instead."
+            )
         raise StoreError(f"The {self.backend} store could not answer the query: {message}")
 
     def _execute(self, parsed, cells, timeout, limit, dataset=None, output=None):
         union = not parsed.has_dataset_clause and dataset is None
         request = ("query", parsed.text, parsed.kind, cells, union, limit, dataset, output)
-        slow = self._last_seconds.get(parsed.text, 0.0) >= self.slow_seconds
+        # A query is quick only once it has been seen to be: one never seen (or seen slow) takes
+        # a slow turn, so no burst of new queries, however each is disguised (a comment, other
+        # spacing, other constants), can take the worker kept for quick ones. Known by its terms.
+        key = _sparql.normalised(parsed.text)
+        seconds = self._last_seconds.get(key)
+        slow = seconds is None or seconds >= self.slow_seconds
         try:
-            payload = self._call(request, timeout, slow=slow, text=parsed.text)
-        except QueryTimeout:
-            self._remember(parsed.text, timeout)
+            payload = self._call(request, timeout, slow=slow, text=key)
+        except (QueryTimeout, QueryOverMemory):
+            self._remember(key, timeout)
             raise
         if parsed.kind == "ask":
             return QueryResult("ask", boolean=payload)
@@ -910,6 +1074,8 @@ class EmbeddedStore(Store):
 
     def close(self) -> None:
         self.pool.close()
+        if self._pinned is not None:
+            self._pinned.close()
 
 
 # --- remote -----------------------------------------------------------------------------------
@@ -1156,11 +1322,11 @@ class RemoteStore(Store):
         A failure names the graph; the graphs loaded before it stay new, the failed one and
         those after it stay as they were, and the staging graph is dropped.
         """
-        dump = _dump_path(build_dir)
         by_graph: dict[str, list[ox.Quad]] = {}
-        for quad in ox.parse(path=str(dump), format=ox.RdfFormat.N_QUADS):
-            if isinstance(quad.graph_name, ox.NamedNode):
-                by_graph.setdefault(quad.graph_name.value, []).append(quad)
+        with _PinnedDump.open(build_dir) as pinned:
+            for quad in ox.parse(**pinned.where(), format=ox.RdfFormat.N_QUADS):
+                if isinstance(quad.graph_name, ox.NamedNode):
+                    by_graph.setdefault(quad.graph_name.value, []).append(quad)
         loaded: dict[str, int] = {}
         for graph, quads in by_graph.items():
             staging = f"{graph}#staging"
@@ -1253,25 +1419,167 @@ def _chunks(quads: list, size: int):
 # --- opening ----------------------------------------------------------------------------------
 
 
-def _dump_path(build_dir) -> Path:
-    dump = Path(build_dir) / DUMP_NAME
-    if not dump.is_file():
-        raise BuildNotFound(f"There is no build at {Path(build_dir)} ({DUMP_NAME} is missing): run 'kg build' first.")
-    return dump
+class _PinnedDump:
+    """The graph.nq of one build, opened and checked once, held open for a store's life.
+
+    A store serves the build it opened: every worker, the first ones and those started later
+    to replace one, loads this open file (inherited descriptor), never the path again. A
+    rebuild that swaps another build into the folder and deletes this one changes nothing for
+    them: the file's data stay on disk, unnamed, until the store closes. (A plain folder and a
+    descriptor, rather than versioned folders kept until no store uses them: nothing to track
+    or to clean up after a killed server; see kg.build.swap_in.)
+
+    Before anything loads it, the file is checked against the size, quad count and SHA-256
+    that the build recorded in report.json (``files``): a graph.nq cut short or changed is
+    refused (:class:`BuildDamaged`). A build without that record (written before it existed,
+    or by hand) is loaded unchecked. The check reads the file once (0.35 s at a million
+    triples), which also brings it into the page cache the workers read next.
+    """
+
+    def __init__(self, fd: int, path: Path):
+        self.fd, self.path = fd, path
+        self.size = os.fstat(fd).st_size
+        self._close = weakref.finalize(self, os.close, fd)
+
+    @classmethod
+    def open(cls, build_dir) -> "_PinnedDump":
+        folder = Path(build_dir)
+        try:
+            for _ in range(10):
+                fd, report = _open_build(folder)
+                if fd is not None:
+                    break
+            else:
+                raise StoreError(f"The build at {folder} kept changing while it was opened: try again.")
+            pinned = cls(fd, folder / DUMP_NAME)
+            try:
+                pinned.check(report)
+            except BaseException:
+                pinned.close()
+                raise
+        except OSError as error:
+            raise StoreError(f"Cannot read the build at {folder}: {error}") from None
+        return pinned
+
+    def check(self, report: bytes | None) -> None:
+        from .build import dump_record
+
+        record = _recorded(report, self.path.with_name("report.json"))
+        if record is None:
+            return
+        rebuild = ("It was cut short or changed after the build: rebuild it with 'kg build' (a store "
+                   "refuses to load it).")
+        if self.size != record["bytes"]:
+            raise BuildDamaged(f"{self.path} is {self.size:,} bytes, but its build wrote {record['bytes']:,} "
+                               f"(report.json). {rebuild}")
+        found = dump_record(self.fd)
+        if found["quads"] != record["quads"]:
+            raise BuildDamaged(f"{self.path} holds {found['quads']:,} quads, but its build wrote "
+                               f"{record['quads']:,} (report.json). {rebuild}")
+        if found["sha256"] != record["sha256"]:
+            raise BuildDamaged(f"{self.path} does not have the SHA-256 its build recorded in report.json "
+                               f"({found['sha256']} instead of {record['sha256']}). {rebuild}")
+
+    def where(self) -> dict:
+        """``path=`` or ``input=`` for pyoxigraph's parse and bulk_load: this file, from its start."""
+        source = _fd_source(self.fd, str(self.path))
+        return {"path": source} if isinstance(source, str) else {"input": source}
+
+    def close(self) -> None:
+        self._close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _open_build(folder: Path) -> tuple[int | None, bytes | None]:
+    """graph.nq opened and report.json read, both from one build; (None, None) if it was swapped meanwhile.
+
+    Both are opened through one descriptor of the folder: a build swapped in between gives the
+    two files of the old build or of the new one, never one of each.
+    """
+    directory = getattr(os, "O_DIRECTORY", 0)
+    by_folder = os.open in os.supports_dir_fd
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY | directory) if by_folder else None
+    except (FileNotFoundError, NotADirectoryError):
+        dir_fd = None
+        if not folder.is_dir():
+            raise BuildNotFound(f"There is no build at {folder}: run 'kg build' first.") from None
+    if dir_fd is None:
+        by_folder = False
+
+    def opened(name: str) -> int | None:
+        try:
+            if by_folder:
+                return os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+            return os.open(folder / name, os.O_RDONLY)
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    try:
+        fd = opened(DUMP_NAME)
+        report_fd = opened("report.json")
+        report = None
+        if report_fd is not None:
+            with os.fdopen(report_fd, "rb") as handle:
+                report = handle.read()
+        swapped = by_folder and (fd is None or report is None) and _replaced(folder, dir_fd)
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+    if swapped:
+        if fd is not None:
+            os.close(fd)
+        return None, None
+    if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+        if fd is not None:
+            os.close(fd)
+        raise BuildNotFound(f"There is no build at {folder} ({DUMP_NAME} is missing): run 'kg build' first.")
+    return fd, report
+
+
+def _replaced(folder: Path, dir_fd: int) -> bool:
+    """Whether ``folder`` now names another folder than ``dir_fd`` (a build was swapped in)."""
+    try:
+        now, then = os.stat(folder), os.fstat(dir_fd)
+    except OSError:
+        return True
+    return (now.st_dev, now.st_ino) != (then.st_dev, then.st_ino)
+
+
+def _recorded(report: bytes | None, path: Path) -> dict | None:
+    """graph.nq's record in a build's report.json (None: no report, or one written before the record)."""
+    if report is None:
+        return None
+    try:
+        record = json.loads(report).get("files", {}).get(DUMP_NAME)
+        if record is not None and not (isinstance(record.get("bytes"), int) and isinstance(record.get("quads"), int)
+                                       and isinstance(record.get("sha256"), str)):
+            raise ValueError(f"its record of {DUMP_NAME} is incomplete")
+        return record
+    except (ValueError, AttributeError) as error:
+        raise BuildDamaged(f"{path} cannot be read ({error}): the build is damaged. Rebuild it with 'kg build'.") from None
 
 
 def load_build_into(path: str | os.PathLike, build_dir: str | os.PathLike) -> int:
     """Fill a persistent on-disk oxigraph store at PATH from a build; return its quad count.
 
     The store is rebuilt from scratch with bulk_load and flushed, so readers open it in
-    milliseconds and never replay a log.
+    milliseconds and never replay a log. A damaged graph.nq is refused (see _PinnedDump).
     """
-    dump = _dump_path(build_dir)
-    path = Path(path)
+    with _PinnedDump.open(build_dir) as pinned:
+        return _load_into(Path(path), pinned)
+
+
+def _load_into(path: Path, pinned: "_PinnedDump") -> int:
     try:
         store = ox.Store(str(path))
         store.clear()
-        store.bulk_load(path=str(dump), format=ox.RdfFormat.N_QUADS)
+        store.bulk_load(**pinned.where(), format=ox.RdfFormat.N_QUADS)
         store.flush()
         store.optimize()
         count = len(store)
@@ -1287,15 +1595,19 @@ def open_store(settings, build_dir: str | os.PathLike | None = None) -> Store:
     if choice.startswith(("sparql+http://", "sparql+https://")):
         return RemoteStore(settings, choice[len("sparql+"):])
     build_dir = Path(build_dir if build_dir is not None else settings.build_dir)
-    if choice == "oxigraph":
-        return EmbeddedStore(settings, _WorkerSpec("oxigraph", str(_dump_path(build_dir).resolve()), None), "oxigraph")
+    if choice in ("oxigraph", "rdflib"):
+        pinned = _PinnedDump.open(build_dir)  # every worker loads this build, checked (see _PinnedDump)
+        spec = _WorkerSpec(choice, str(pinned.path.resolve()), None, pinned.fd, pinned.size)
+        try:
+            return EmbeddedStore(settings, spec, choice, pinned)
+        except BaseException:
+            pinned.close()
+            raise
     if choice.startswith("oxigraph:"):
         disk = Path(choice[len("oxigraph:"):]).resolve()
         if not disk.is_dir():
             raise BuildNotFound(f"There is no oxigraph store at {disk}: run 'kg build --store oxigraph:{disk}'.")
         return EmbeddedStore(settings, _WorkerSpec("oxigraph", None, str(disk)), "oxigraph")
-    if choice == "rdflib":
-        return EmbeddedStore(settings, _WorkerSpec("rdflib", str(_dump_path(build_dir).resolve()), None), "rdflib")
     raise ConfigurationError(
         f"KG_STORE={choice!r} is not a store: use 'oxigraph', 'oxigraph:PATH', 'rdflib' or "
         "'sparql+http(s)://HOST/PATH'."

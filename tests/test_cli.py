@@ -252,3 +252,21 @@ def test_build_fills_an_on_disk_store_that_query_opens(run, case_dir, tmp_path):
     assert answer.exit_code == 0, answer.output
     assert answer.output.split()[1:] == ["https://w3id.org/hscp/id/partnership/ayrshire-ijb",
                                         "https://w3id.org/hscp/id/partnership/torbay-care-trust"]
+
+
+def test_query_table_shows_the_lexical_forms_the_json_gives(run, tmp_path):
+    build = tmp_path / "tiny"
+    build.mkdir()
+    (build / "graph.nq").write_text("<urn:x:s> <urn:x:p> <urn:x:o> <https://w3id.org/hscp/graph/data> .\n", encoding="utf-8")
+    q = ('PREFIX xsd: <http://www.w3.org/2001/XMLSchema#> SELECT ?d ?e ?i WHERE { '
+         'VALUES (?d ?e ?i) { ("30000"^^xsd:double "1.50"^^xsd:decimal "01"^^xsd:integer) } }')
+    as_json = run("query", q, "--build", build, "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    (binding,) = json.loads(as_json.output)["results"]["bindings"]
+    lexical = [binding[v]["value"] for v in ("d", "e", "i")]
+    assert lexical[0] == "30000"
+    table = run("query", q, "--build", build)
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert lines[0].split() == ["d", "e", "i"]
+    assert lines[2].split() == lexical

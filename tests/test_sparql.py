@@ -151,3 +151,24 @@ print(len(errors), errors[:1])
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=root)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("0 "), done.stdout
+
+
+@pytest.mark.parametrize("text", [
+    "PREFIX g: <https://w3id.org/hscp/graph/> SELECT * FROM g:data FROM NAMED g:x WHERE { ?s ?p ?o }",
+    "BASE <https://w3id.org/hscp/graph/> SELECT * FROM <data> FROM NAMED <x> WHERE { ?s ?p ?o }",
+    "BASE <https://w3id.org/hscp/> PREFIX g: <graph/> CONSTRUCT { ?s ?p ?o } FROM g:data FROM NAMED <graph/x> WHERE { ?s ?p ?o }",
+    "PREFIX g: <https://w3id.org/hscp/graph/> ASK FROM g:data FROM NAMED g:x { ?s ?p ?o }",
+])
+def test_from_iris_are_resolved_against_prefixes_and_base(text):
+    parsed = sparql.parse(text)
+    assert parsed.default_graphs == (DATA,)
+    assert parsed.named_graphs == ("https://w3id.org/hscp/graph/x",)
+    sparql.check_dataset(parsed, [DATA, "https://w3id.org/hscp/graph/x"])
+    with pytest.raises(QueryRefused, match=r"FROM NAMED <https://w3id\.org/hscp/graph/x>"):
+        sparql.check_dataset(parsed, [DATA])
+
+
+def test_a_relative_from_iri_without_base_is_refused():
+    parsed = sparql.parse("SELECT * FROM <data> WHERE { ?s ?p ?o }")
+    with pytest.raises(QueryRefused, match="<data>"):
+        sparql.check_dataset(parsed, [DATA])

@@ -232,11 +232,13 @@ CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 def test_runaway_query_is_stopped_at_the_deadline(backend, big_build):
     limit = 1.5
     with open_store(Settings(store=backend, workers=2, query_timeout=limit), big_build) as store:
+        lookup = f"SELECT ?v WHERE {{ <{ID}observation/o42> ?p ?v }}"
+        store.query(lookup)  # known to be quick: it may use the worker left while the other restarts
         started = time.monotonic()
         with pytest.raises(QueryTimeout, match="1.5 s limit"):
             store.query(CARTESIAN)
         assert time.monotonic() - started < limit + 1
-        result = store.query(f"SELECT ?v WHERE {{ <{ID}observation/o42> ?p ?v }}")
+        result = store.query(lookup)
         assert result.rows == [(Literal("42"),)]
         assert store.pool.restarts == 1
 
@@ -289,7 +291,8 @@ def test_slow_queries_leave_a_worker_for_quick_ones(big_build):
     import threading
 
     with open_store(Settings(store="oxigraph", workers=2, query_timeout=2), big_build) as store:
-        store._remember(CARTESIAN, 2.0)  # known to be slow
+        lookup = f"SELECT ?v WHERE {{ <{ID}observation/o7> ?p ?v }}"
+        store.query(lookup)  # seen once, and quick: from now on it takes the quick worker
         failures = []
 
         def heavy():
@@ -303,9 +306,62 @@ def test_slow_queries_leave_a_worker_for_quick_ones(big_build):
             thread.start()
         time.sleep(0.3)
         started = time.monotonic()
-        result = store.query(f"SELECT ?v WHERE {{ <{ID}observation/o7> ?p ?v }}")
+        result = store.query(f"# the same lookup, laid out anew\nSELECT ?v\nWHERE {{ <{ID}observation/o7> ?p ?v }}")
         assert time.monotonic() - started < 1.0  # not behind the two heavy queries
         assert result.rows == [(Literal("7"),)]
         for thread in threads:
             thread.join()
         assert len(failures) == 2  # each ran into the limit, one after the other
+
+
+EXACT = ('PREFIX xsd: <http://www.w3.org/2001/XMLSchema#> SELECT ?d ?e ?i ?b WHERE { VALUES (?d ?e ?i ?b) '
+         '{ ("30000"^^xsd:double "1.50"^^xsd:decimal "01"^^xsd:integer "1"^^xsd:boolean) } }')
+
+
+def test_rows_and_bindings_keep_the_engine_s_lexical_forms(store):
+    result = store.query(EXACT)
+    (binding,) = json.loads(result.serialize("json"))["results"]["bindings"]
+    lexical = [binding[v]["value"] for v in result.variables]
+    assert lexical[0] == "30000"  # every engine keeps this one; rdflib's Literal made it "30000.0"
+    assert [str(t) for t in result.rows[0]] == lexical
+    assert [str(result.bindings()[0][v]) for v in result.variables] == lexical
+    assert [row[0] for row in csv.reader(io.StringIO(result.serialize("csv").decode()))][1:] == [lexical[0]]
+    assert result.rows[0][0].toPython() == 30000.0 and result.rows[0][2].toPython() == 1  # values still typed
+
+
+@pytest.mark.slow
+def test_new_queries_disguised_by_comments_never_take_the_quick_worker(big_build):
+    """A runaway made new by a comment is still slow: the worker kept for known-quick queries stays free."""
+    import threading
+
+    with open_store(Settings(store="oxigraph", workers=2, query_timeout=2), big_build) as store:
+        lookup = f"SELECT ?v WHERE {{ <{ID}observation/o7> ?p ?v }}"
+        store.query(lookup)
+        failures = []
+
+        def runaway(n):
+            try:
+                store.query(f"# runaway {n}\n{CARTESIAN}")
+            except QueryTimeout as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=runaway, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        for _ in range(5):
+            started = time.monotonic()
+            assert store.query(lookup).rows == [(Literal("7"),)]
+            assert time.monotonic() - started < 1.0
+            time.sleep(0.2)
+        for thread in threads:
+            thread.join()
+        assert failures  # the runaways queued for the one slow turn and ran into their limits
+
+
+def test_graph_results_keep_the_lexical_forms_of_literals(store):
+    text = ('PREFIX xsd: <http://www.w3.org/2001/XMLSchema#> CONSTRUCT { <urn:x:s> <urn:x:p> ?d } '
+            'WHERE { VALUES ?d { "30000"^^xsd:double } }')
+    result = store.query(text)
+    assert result.serialize("nt").decode().count('"30000"^^') == 1
+    assert [str(o) for o in result.graph.objects()] == ["30000"]  # rdflib's N-Triples parser made it "30000.0"

@@ -35,7 +35,11 @@ def wants_html() -> bool:
     last = request.path.rsplit("/", 1)[-1]
     if "." in last and not last.endswith(".html"):
         return False
-    if request.args.get("format", "html") != "html":
+    try:
+        requested = request.args.get("format", "html")
+    except UnicodeDecodeError:  # werkzeug cannot read a URL holding a raw byte that is not UTF-8
+        requested = "html"
+    if requested != "html":
         return False
     accept = request.accept_mimetypes
     explicit = max((q for value, q in accept if value in ("text/html", "application/xhtml+xml")), default=0)

@@ -1,7 +1,9 @@
 """The SPARQL 1.1 Protocol endpoint (/sparql), its service description and the query editor.
 
-Queries arrive by GET (``?query=``), by form POST (``application/x-www-form-urlencoded``)
-or by direct POST (``application/sparql-query``, UTF-8). SELECT and ASK answer in JSON,
+Queries arrive by GET (``?query=``; HEAD answers as GET does, without the body), by form POST
+(``application/x-www-form-urlencoded``) or by direct POST (``application/sparql-query``, UTF-8).
+Parameters, in the URL or a form, must be UTF-8, percent-encoded: anything else is refused with
+400 naming the parameter, never decoded by guessing. SELECT and ASK answer in JSON,
 XML, CSV or TSV; CONSTRUCT and DESCRIBE in Turtle, N-Triples, JSON-LD or RDF/XML; the
 ``Accept`` header chooses, a ``format`` parameter overrides it. Every query goes through
 ``kg.sparql`` (SERVICE, updates, LOAD and unknown FROM graphs are refused with 400).
@@ -28,10 +30,12 @@ Decisions, declared in responses:
 from __future__ import annotations
 
 import hmac
+from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, Response, render_template, request
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import (
     BadRequest,
     Forbidden,
@@ -80,18 +84,48 @@ def _decode(body: bytes) -> str:
         raise BadRequest("The body is not valid UTF-8; SPARQL requests must be UTF-8.") from None
 
 
+def _strict_parameters(encoded: bytes, where: str) -> MultiDict:
+    """``name=value&…`` (URL query string or form body) decoded as UTF-8, strictly.
+
+    Werkzeug's ``request.args`` and ``request.form`` keep an invalid percent-escape such as
+    ``%FF`` as the text "%FF" (and fail on a raw non-UTF-8 byte), so a query would run with
+    text the client never sent: here any byte sequence that is not UTF-8 is a 400 naming the
+    parameter. Splitting on ``&`` and ``+`` as a space match werkzeug's parsing, so for valid
+    input the values are the same as ``request.args`` / ``request.form``.
+    """
+    pairs = []
+    for field in encoded.split(b"&"):
+        if not field:
+            continue
+        raw_name, _, raw_value = field.partition(b"=")
+        try:
+            name = unquote_to_bytes(raw_name.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest(f"A parameter name in the {where} is not valid UTF-8: SPARQL requests must be "
+                             "UTF-8, percent-encoded (é is %C3%A9).") from None
+        try:
+            value = unquote_to_bytes(raw_value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            what = "the query" if name == "query" else "every parameter"
+            raise BadRequest(f"The '{name}' parameter in the {where} is not valid UTF-8: {what} must be "
+                             "UTF-8, percent-encoded (é is %C3%A9).") from None
+        pairs.append((name, value))
+    return MultiDict(pairs)
+
+
 def read_operation() -> Operation:
     """Parse the protocol request; raise 400, 413 or 415 for a malformed one."""
-    args = request.args
+    args = _strict_parameters(request.query_string, "URL")
     dataset = {"default_graphs": args.getlist("default-graph-uri") + args.getlist("using-graph-uri"),
                "named_graphs": args.getlist("named-graph-uri") + args.getlist("using-named-graph-uri")}
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # HEAD: answered as GET, werkzeug drops the body
         if "update" in args:
             raise BadRequest("SPARQL Update cannot be sent with GET; and this service does not run updates.")
         return Operation(query=_single(args.getlist("query"), "query"), **dataset)
     mimetype = request.mimetype
     if mimetype == FORM:
-        form = request.form  # 413 when larger than KG_MAX_QUERY_BYTES
+        # 413 when larger than KG_MAX_QUERY_BYTES; cached, so request.form parses the same bytes
+        form = _strict_parameters(request.get_data(cache=True), "form body")
         query = _single(form.getlist("query") + args.getlist("query"), "query")
         update = _single(form.getlist("update"), "update")
         if query is not None and update is not None:
@@ -138,7 +172,10 @@ def endpoint():
     limit_bytes = kg().settings.max_query_bytes
     if len(operation.query.encode("utf-8")) > limit_bytes:
         raise RequestEntityTooLarge()
-    parsed = kg_sparql.parse(operation.query)  # QuerySyntaxError / QueryRefused -> 400
+    settings = kg().settings
+    # QuerySyntaxError / QueryRefused -> 400; a large query is parsed in the parser process, bounded in time
+    parsed = kg_sparql.parse_bounded(operation.query, max_terms=settings.max_query_terms,
+                                     timeout=settings.query_timeout)
     kinds = ("html", "graph") if parsed.kind == "graph" else ("html", "results")
     default = negotiation.TURTLE if parsed.kind == "graph" else negotiation.JSON_RESULTS
     chosen = negotiation.choose(request.accept_mimetypes, kinds,
@@ -177,11 +214,11 @@ def _graph_response(graph: Graph, chosen: negotiation.Format) -> Response:
 
 
 def service_description() -> Graph:
-    """SPARQL 1.1 Service Description; sd:endpoint is the URL this request was sent to."""
+    """SPARQL 1.1 Service Description; sd:endpoint is the endpoint's public URL (KG_PUBLIC_URL, else this host)."""
     g = Graph()
     bind_prefixes(g)
     service = BNode()
-    endpoint = URIRef(request.base_url)
+    endpoint = URIRef(kg().public_url("/sparql"))
     g.add((service, RDF.type, SD.Service))
     g.add((service, SD.endpoint, endpoint))
     g.add((service, SD.supportedLanguage, SD.SPARQL11Query))
