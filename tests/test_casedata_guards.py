@@ -85,17 +85,9 @@ def test_tab_line_feed_and_carriage_return_in_a_cell_are_fine(case_dir, vocabula
 
 
 def _workbook(folder: Path, target: Path) -> Path:
-    import openpyxl
+    from test_casedata import workbook_of
 
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for path in sorted(folder.glob("*.csv")):
-        sheet = book.create_sheet(path.stem)
-        with path.open(encoding="utf-8", newline="") as handle:
-            for row in csv.reader(handle):
-                sheet.append(row)
-    book.save(target)
-    return target
+    return workbook_of(folder, target)
 
 
 def _patch_workbook(path: Path, old: bytes, new: bytes) -> None:
