@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
-    result = {"build": str(args.build), "seconds": args.seconds, "flood": dict(sorted(flood.items())), "probes": {}}
+    build = args.build.resolve()
+    shown = str(build.relative_to(ROOT)) if build.is_relative_to(ROOT) else build.name  # no machine paths in results
+    result = {"build": shown, "threads": int(os.environ.get("KG_THREADS", 24)), "seconds": args.seconds, "flood": dict(sorted(flood.items())), "probes": {}}
     ok = True
     for name in ("health", "lookup"):
         found = [(s, t) for n, s, t in probes if n == name]
