@@ -97,10 +97,6 @@ class Minter:
         return (kind, slug) if sep and slug and "/" not in slug and "#" not in slug else None
 
 
-def date_literal(date: PartialDate) -> Literal:
-    return Literal(str(date), datatype=_DATE_TYPES[date.precision])
-
-
 @dataclasses.dataclass
 class Mapped:
     graph: Graph  # every dataset's triples

@@ -235,7 +235,6 @@ ONTOLOGY_DIR = Path(__file__).resolve().parent.parent / "ontology"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (ONTOLOGY_DIR / "hscp.ttl").is_file(), reason="ontology/hscp.ttl not written yet")
 def test_project_ontology_is_consistent_and_both_strategies_agree():
     onto = Graph().parse(ONTOLOGY_DIR / "hscp.ttl")
     for scheme in sorted((ONTOLOGY_DIR / "schemes").glob("*.ttl")):

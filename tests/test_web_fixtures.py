@@ -3,8 +3,7 @@
 The other ``test_web_*`` modules import the fixtures from here. The build is made once per
 process (``web_env()`` is cached) from a copy of tests/data/minimal in which one
 partnership's description holds a ``<script>`` element, so every page can be checked for
-escaping. When the build pipeline cannot run yet (an ontology file or the reasoner
-missing), the same case data is mapped without validation or reasoning instead.
+escaping.
 """
 
 from __future__ import annotations

@@ -19,8 +19,6 @@ from .rendering import labels_for, term_view
 
 bp = Blueprint("resources", __name__)
 KINDS = ("html", "graph")
-_LABEL_PROPERTIES = {"http://www.w3.org/2004/02/skos/core#prefLabel", "http://www.w3.org/2000/01/rdf-schema#label",
-                     "http://purl.org/dc/terms/title"}
 _DEFINITIONS = ("http://www.w3.org/2004/02/skos/core#definition", "http://purl.org/dc/terms/description",
                 "http://www.w3.org/2000/01/rdf-schema#comment")
 
