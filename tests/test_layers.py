@@ -35,3 +35,22 @@ def test_only_settings_reads_the_environment():
         if any(k in text for k in ("os.environ.get(", "os.environ[", "os.getenv(")) and path.name != "settings.py":
             readers.append(path.name)
     assert not readers, f"read settings through kg.settings.Settings, not the environment: {readers}"
+
+
+def test_no_view_module_imports_the_webapp_package_itself():
+    """The views take kg() from webapp.context; webapp/__init__ imports the views: no cycle."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "webapp"
+    package_names = {"kg", "KG", "VENDOR_DIR", "create_app"}
+    offenders = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None:
+                offenders += [f"{path.name}: from . import {a.name}" for a in node.names if a.name in package_names]
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "webapp":
+                offenders.append(f"{path.name}: from webapp import …")
+    assert offenders == []

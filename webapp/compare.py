@@ -17,7 +17,8 @@ from kg import compare as kc
 from kg import tables
 from kg.errors import QueryParameterError
 
-from . import charts, kg, negotiation
+from . import charts, negotiation
+from .context import kg
 from .rendering import labels_for as _labels_for, term_view as _term_view
 
 bp = Blueprint("compare", __name__)

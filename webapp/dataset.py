@@ -20,7 +20,8 @@ from kg import citation
 from kg.build import DUMPS, LICENSE
 from kg.namespaces import DCT, HSCP_IRI, ONTOLOGY_IRI, bind_prefixes
 
-from . import kg, negotiation
+from . import negotiation
+from .context import kg
 from .rendering import curie, labels_for, term_view
 
 bp = Blueprint("dataset", __name__)

@@ -16,7 +16,8 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 from kg import __version__, tables
 from kg.errors import UsageError
 
-from . import charts, kg, negotiation
+from . import charts, negotiation
+from .context import kg
 from .rendering import labels_for, table_view, visible_columns
 from .sparql import result_response
 

@@ -8,7 +8,7 @@ from rdflib import URIRef
 from kg.errors import KGError
 from kg.namespaces import HSCP
 
-from . import kg
+from .context import kg
 from .rendering import labels_for, term_view
 
 bp = Blueprint("overview", __name__)

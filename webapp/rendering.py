@@ -16,7 +16,7 @@ from rdflib.namespace import XSD
 
 from kg.namespaces import PREFIXES
 
-from . import VENDOR_DIR, kg
+from .context import VENDOR_DIR, kg
 
 _PREFIX_ITEMS = sorted(((str(ns), prefix) for prefix, ns in PREFIXES.items()), key=lambda kv: -len(kv[0]))
 

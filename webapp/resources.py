@@ -14,7 +14,8 @@ from rdflib import RDF, URIRef
 from kg.compare import claims_about, confidence_slug
 from kg.namespaces import DCT, HSCP, bind_prefixes
 
-from . import kg, negotiation
+from . import negotiation
+from .context import kg
 from .rendering import labels_for, term_view
 
 bp = Blueprint("resources", __name__)

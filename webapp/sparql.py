@@ -48,7 +48,8 @@ from werkzeug.exceptions import (
 from kg import sparql as kg_sparql
 from kg.namespaces import SD, bind_prefixes
 
-from . import kg, negotiation
+from . import negotiation
+from .context import kg
 from .rendering import table_view
 
 bp = Blueprint("sparql", __name__)
