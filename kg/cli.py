@@ -25,7 +25,8 @@ EXIT_CODES = """\b
 Exit codes:
   0  success
   1  the data is wrong: a case-data error, a SHACL violation or an inconsistency
-  2  usage or environment error: a bad option, no build, an unreachable store,
+  2  usage or environment error: a bad option, no build or a damaged one, an
+     unreachable store, a build that cannot be written (full disk, read-only),
      a query that does not parse or is refused, a bad parameter value
 """
 
