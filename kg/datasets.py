@@ -101,7 +101,7 @@ def read_study(path: Path) -> DatasetSpec:
     title = meta.get("title")
     if not isinstance(title, str) or not title.strip():
         problems.append(CaseDataProblem(where, None, "title", "empty, but required: give the study a title"))
-    slug = meta.get("id") or _slugify(folder.name)
+    slug = meta.get("id") or slugify(folder.name)
     if not isinstance(slug, str) or not _SLUG.match(slug):
         problems.append(CaseDataProblem(where, None, "id", f"{slug!r} is not an id: use lower-case letters, digits and single hyphens"))
     authors = meta.get("authors") or []
@@ -132,7 +132,8 @@ def _case_data_of(folder: Path) -> Path:
     return folder
 
 
-def _slugify(text: str) -> str:
+def slugify(text: str) -> str:
+    """A title or folder name as an id: lower-case letters, digits and single hyphens."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "study"
 
 
@@ -222,6 +223,12 @@ class DatasetIndex:
     def of(self, iri) -> Published | None:
         iri = str(iri)
         return next((d for d in self._by_length if iri.startswith(d.namespace)), None)
+
+    def badge(self, iri) -> dict | None:
+        """What a page shows of the dataset an IRI comes from (id, title, study), when the build
+        merges several datasets; None when it holds one only, or the IRI is in none."""
+        found = self.of(iri) if len(self.datasets) > 1 else None
+        return None if found is None else {"id": found.id, "title": found.title, "study": found.study}
 
     def id_of(self, iri) -> str | None:
         found = self.of(iri)

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .casedata import TABLES, Table
+from .mapping import SOURCE_CLASSES, STATEMENT_CLASSES
 from .errors import UsageError
 from .namespaces import DCAT_VERSION, GRAPH_BASE, HSCP_IRI, graph_iri
 
@@ -38,14 +39,11 @@ FOAF = "http://xmlns.com/foaf/0.1/"
 ORG = "http://www.w3.org/ns/org#"
 OWL = "http://www.w3.org/2002/07/owl#"
 PROV = "http://www.w3.org/ns/prov#"
-SCHEMA = "https://schema.org/"
 H = HSCP_IRI
 
-SOURCE_KINDS = {SCHEMA + c: k for k, c in (
-    ("article", "ScholarlyArticle"), ("book", "Book"), ("chapter", "Chapter"), ("thesis", "Thesis"),
-    ("report", "Report"), ("web-page", "WebPage"), ("slides", "PresentationDigitalDocument"),
-    ("blog-post", "BlogPosting"), ("legislation", "Legislation"), ("dataset", "Dataset"))}
-STATEMENT_KINDS = {H + "StatedAim": "stated-aim", H + "ObservedDriver": "observed-driver"}
+# the inverses of the classes kg.mapping writes for a source's and a statement's kind
+SOURCE_KINDS = {str(cls): kind for kind, cls in SOURCE_CLASSES.items()}
+STATEMENT_KINDS = {str(cls): kind for kind, cls in STATEMENT_CLASSES.items()}
 
 
 def table_of(iri: str) -> tuple[str, str] | None:

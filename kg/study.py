@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from .casedata import BOOL, DATE, DECIMAL, DOI, ID, INTEGER, SEPARATOR, SLUG, TABLES, URL, YEAR, Table
+from .datasets import slugify
 from .errors import UsageError
 from .namespaces import DEFAULT_BASE_IRI
 
@@ -187,9 +188,9 @@ def init(folder: Path, vocabularies: Mapping[str, frozenset[str]], *, title: str
         path.write_text(",".join(c.name for c in table.columns) + "\n", encoding="utf-8")
         written.append(path)
     files = {
-        "datapackage.json": json.dumps(datapackage(vocabularies, name=_slug(title), title=title, tables=chosen), indent=2) + "\n",
+        "datapackage.json": json.dumps(datapackage(vocabularies, name=slugify(title), title=title, tables=chosen), indent=2) + "\n",
         "csv-metadata.json": json.dumps(csvw_metadata(vocabularies, tables=chosen), indent=2) + "\n",
-        "study.yaml": yaml.safe_dump({"id": _slug(folder.name), "title": title, "authors": authors or [], "licence": licence, "version": "0.1.0",
+        "study.yaml": yaml.safe_dump({"id": slugify(folder.name), "title": title, "authors": authors or [], "licence": licence, "version": "0.1.0",
                                       "namespace": namespace}, sort_keys=False, allow_unicode=True),
         "README.md": README.format(title=title, folder=folder),
     }
@@ -197,9 +198,3 @@ def init(folder: Path, vocabularies: Mapping[str, frozenset[str]], *, title: str
         (folder / name).write_text(text, encoding="utf-8")
         written.append(folder / name)
     return written
-
-
-def _slug(text: str) -> str:
-    import re
-
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "study"

@@ -24,11 +24,7 @@ from kg.errors import CaseDataError, CaseDataProblem
 
 MAX_CELL_CHARS = 32_767  # the characters an Excel cell holds
 
-
-def problems_of(folder: Path, vocabulary) -> list[str]:
-    with pytest.raises(CaseDataError) as caught:
-        read_case_data(folder, vocabulary.slugs)
-    return [str(p) for p in caught.value.problems]
+from test_casedata import problems_of  # noqa: E402
 
 
 def replace_in(path: Path, old: str, new: str) -> None:

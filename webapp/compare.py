@@ -90,11 +90,7 @@ def _filters(**only) -> kc.Filters:
 
 def _dataset_view(iri) -> dict | None:
     """The dataset a unit or claim comes from, when the build merges several (else None: all are bundled)."""
-    index = kg().comparison.datasets
-    if len(index.datasets) < 2:
-        return None
-    found = index.of(iri)
-    return None if found is None else {"id": found.id, "title": found.title, "study": found.study}
+    return kg().comparison.datasets.badge(iri)
 
 
 def _arg(name: str, default: str, allowed) -> str:

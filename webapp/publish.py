@@ -205,6 +205,7 @@ def _publish(settings, out: Path, base_url: str, max_resources: int, previous, p
     from kg.store import open_store
 
     from . import create_app
+    from .gallery import _is_graph as gallery_is_graph
 
     build_dir = Path(settings.build_dir)
     summary: dict = {"base_url": base_url}
@@ -283,7 +284,7 @@ def _publish(settings, out: Path, base_url: str, max_resources: int, previous, p
             page(f"/queries/{query.name}{suffix}", f"queries/{query.name}.html")
             if example:
                 plan.add(f"/queries/{query.name}", f"queries/{query.name}.html")
-            kind = "graph" if _is_graph(query) else "select"
+            kind = "graph" if gallery_is_graph(query) else "select"
             for ext in RESULT_EXTENSIONS[kind]:
                 page(f"/queries/{query.name}.{ext}{suffix}", f"queries/{query.name}.{ext}")
         for iri, path in sorted(pages.items()):
@@ -319,12 +320,6 @@ def _publish(settings, out: Path, base_url: str, max_resources: int, previous, p
         target.write_text(text, encoding="utf-8")
     (out / ".nojekyll").write_text("", encoding="utf-8")  # GitHub Pages: serve the files as they are
     return summary
-
-
-def _is_graph(query) -> bool:
-    from kg.sparql import parse
-
-    return parse(query.sparql).kind == "graph"
 
 
 def _changelog(app, previous: Path, build_dir: Path, out: Path, plan: Plan) -> None:

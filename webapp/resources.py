@@ -129,9 +129,7 @@ def _page(iri: str, graph) -> dict:
     if sources or confidence is not None:
         own_claim = {"sources": sources, "confidence": confidence_slug(confidence),
                      "confidence_term": term_view(confidence, labels) if confidence is not None else None}
-    index = kg().datasets
-    dataset_of = (lambda t: None) if len(index.datasets) < 2 else (  # noqa: E731 - one dataset: nothing to tell apart
-        lambda t: (lambda d: None if d is None else {"id": d.id, "title": d.title, "study": d.study})(index.of(t)))
+    dataset_of = kg().datasets.badge
     return {
         "iri": iri,
         "dataset": dataset_of(iri),
