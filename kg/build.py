@@ -70,7 +70,7 @@ class Compiled:
     inferred: Graph
     metadata: Graph
     origins: dict[str, Origin]
-    validation: object  # kg.validate.ValidationReport
+    validation: object  # kg.shacl.ValidationReport
     reasoning: object  # kg.reason.ReasoningResult
     timings: dict[str, float]
     input_hash: str
@@ -207,7 +207,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def _compile(settings: Settings, progress: Progress | None, check: bool) -> Compiled:
     from .reason import reason
-    from .validate import validate
+    from .shacl import validate
 
     timings: dict[str, float] = {}
     vocabulary, case_data = read_inputs(settings, progress, timings)

@@ -27,10 +27,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import CaseDataError, CaseDataProblem
+from .iri import is_valid_iri
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-_BAD_IRI_CHARS = re.compile(r'[\s<>"{}|\\^`]')
 SEPARATOR = ";"
 CONFIDENCE_LEVELS = ("confirmed", "partial", "unverified")
 SOURCE_KINDS = ("article", "book", "chapter", "thesis", "report", "web-page", "slides", "blog-post", "legislation", "dataset")
@@ -172,8 +172,11 @@ def _decimal(value: str) -> Decimal:
 
 
 def _url(value: str) -> str:
+    # An IRI may hold a no-break space or another space beyond ASCII; a web address typed in a
+    # spreadsheet that holds one was pasted with it, so any whitespace is refused.
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or _BAD_IRI_CHARS.search(value):
+    if parts.scheme not in ("http", "https") or not parts.netloc or not is_valid_iri(value) \
+            or any(c.isspace() for c in value):
         raise Problem(
             f"'{value}' is not a web address: write a full http:// or https:// URL without spaces"
         )

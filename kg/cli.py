@@ -159,7 +159,7 @@ def validate(ctx, data_dir, fmt):
     """Read, map and validate the case data against the SHACL shapes; write nothing."""
     from .build import read_inputs
     from .mapping import to_graph
-    from .validate import validate as run_validate
+    from .shacl import validate as run_validate
 
     settings = _settings(ctx, **_data(data_dir))
     try:

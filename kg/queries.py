@@ -20,6 +20,7 @@ import yaml
 from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
 
+from . import iri as _iri
 from . import sparql as _sparql
 from .errors import QueryError, QueryFileError, QueryNotFound, QueryParameterError
 
@@ -30,8 +31,6 @@ CHART_KEYS = {"kind", "x", "y", "series", "label"}
 CHART_KINDS = ("bar", "stacked-bar", "heatmap", "timeline")
 MAX_VALUE_LENGTH = 10_000
 
-_IRI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
-_IRI_FORBIDDEN = re.compile(r'[<>"{}|^`\\\x00-\x20\x7f]')
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -45,9 +44,9 @@ def _bad(name: str, kind: str, value: str, why: str) -> QueryParameterError:
 
 def validate_iri(value: str, name: str = "iri") -> str:
     """An absolute IRI with none of ``<>"{}|^`\\``, spaces or control characters, or raise."""
-    if not _IRI_SCHEME.match(value):
+    if not _iri.has_scheme(value):
         raise _bad(name, "iri", value, "is not an absolute IRI (it needs a scheme such as https:)")
-    if _IRI_FORBIDDEN.search(value):
+    if _iri.FORBIDDEN.search(value):
         raise _bad(name, "iri", value, 'contains a character an IRI may not hold (<>"{}|^`\\, spaces)')
     try:
         ox.NamedNode(value)
@@ -99,7 +98,7 @@ def convert(kind: str, value: str, name: str):
 
 def _choice_term(value: str):
     """A fixed choice is an IRI when it looks like one, else a plain literal."""
-    if _IRI_SCHEME.match(value) and not _IRI_FORBIDDEN.search(value):
+    if _iri.is_valid_iri(value):
         try:
             ox.NamedNode(value)
             return URIRef(value)

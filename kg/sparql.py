@@ -30,6 +30,7 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import Variable
 
 from .errors import KGError, QueryParameterError, QueryRefused, QuerySyntaxError
+from .tokens import count_terms, normalised  # the store keys its timings by normalised text
 
 # A FROM <iri> must never make rdflib fetch <iri> from the web or the file system.
 _rdflib_sparql.SPARQL_LOAD_GRAPHS = False
@@ -182,7 +183,7 @@ def parse(text: str, algebra: bool = True) -> ParsedQuery:
 #
 # rdflib's parser costs about a millisecond per expression term and holds PARSER_LOCK meanwhile,
 # so one large query would stall every other query's parse in the web process. A query is first
-# counted in terms (a linear regex scan); a query over the limit is refused at once; a small one
+# counted in terms (kg.tokens' linear scan); a query over the limit is refused at once; a small one
 # is parsed here, under the lock, in at most a few tenths of a second; any other is parsed by a
 # separate parser process, under a time limit, with a deep stack (a legitimate query with
 # thousands of triple patterns exceeds the default recursion limit). That process is killed and
@@ -193,19 +194,6 @@ SMALL_QUERY_TERMS = 200
 MAX_OPERANDS = 4000
 """The most operands of one operator chain or function call: pyoxigraph evaluates ``1+1+…+1``
 recursively and overflows a worker's stack between 10,000 and 15,000 of them."""
-
-_TERM = re.compile(r"""#[^\n]*|"{3}[\s\S]*?"{3}|'{3}[\s\S]*?'{3}|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'"""
-                   r"""|<[^<>"{}|^`\\\x00-\x20]*>|[?$][^\s(){}.,;]+|[^\s(){}\[\],;.]+|\S""")
-
-
-def count_terms(text: str) -> int:
-    """How many terms (names, IRIs, literals, variables, punctuation) the query holds, comments aside."""
-    return sum(1 for match in _TERM.finditer(text) if not match.group(0).startswith("#"))
-
-
-def normalised(text: str) -> str:
-    """The query's terms joined by single spaces: comments and layout do not make it another query."""
-    return " ".join(m.group(0) for m in _TERM.finditer(text) if not m.group(0).startswith("#"))
 
 
 def _check_operands(tree) -> None:

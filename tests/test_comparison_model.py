@@ -16,7 +16,7 @@ from kg.casedata import read_case_data
 from kg.coverage import coverage, markdown
 from kg.mapping import to_graph
 from kg.namespaces import HSCP
-from kg.validate import validate
+from kg.shacl import validate
 from test_casedata import problems_of, replace_in
 
 BASE = "https://w3id.org/hscp/id/"

@@ -1,4 +1,4 @@
-"""kg.validate: the report, the case-file rows in it, and sameness with plain pySHACL."""
+"""kg.shacl: the report, the case-file rows in it, and sameness with plain pySHACL."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
 
 from kg.provenance import Origin
-from kg.validate import validate
+from kg.shacl import validate
 
 HSCP = Namespace("https://w3id.org/hscp/def#")
 ORG = Namespace("http://www.w3.org/ns/org#")
@@ -180,6 +180,46 @@ def test_same_results_when_some_shapes_need_pyshacl():
     assert _sortable(fast) == _sortable(plain)
 
 
+def test_shapes_left_to_pyshacl_keep_what_they_name_by_iri():
+    """pySHACL's use_shapes skips a property shape named by IRI unless it is listed too, and a
+    nested shape's sh:detail is no result of its own: the fallback gives what plain pySHACL gives."""
+    extra = """
+    @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix hscp: <https://w3id.org/hscp/def#> .
+    @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . @prefix shape: <https://w3id.org/hscp/shapes#> .
+    shape:Early a sh:NodeShape ; sh:targetClass hscp:Partnership ; sh:property shape:twoLabels ;
+      sh:node [ sh:property [ sh:path hscp:startYear ; sh:minInclusive 2010 ] ] .
+    shape:twoLabels a sh:PropertyShape ; sh:path rdfs:label ; sh:minCount 2 .
+    """
+    sg = shapes().parse(data=extra, format="turtle")
+    data, og = spoil(synthetic(20)), ontology()
+    fast = validate(data, sg, og)
+    plain = validate(data, sg, og, engine="pyshacl")
+    assert fast.engines == {"core": 4, "pyshacl": 1}
+    assert sum(v.shape.endswith("#twoLabels") for v in fast.violations) == 20  # one label each, p1 none
+    assert sum(v.shape.endswith("#Early") for v in fast.violations) == 10  # started before 2010
+    assert _sortable(fast) == _sortable(plain)
+
+
+@pytest.mark.parametrize("engine", ["auto", "pyshacl"])
+@pytest.mark.parametrize("select, why", [
+    ("SELECT $this WHERE { $this ?p ?o . MINUS { $this a <https://w3id.org/hscp/def#Claim> } }", "MINUS"),
+    ("SELECT $this ?o WHERE { VALUES ?o { 1 } $this <https://w3id.org/hscp/def#startYear> ?o }", "VALUES"),
+])
+def test_sparql_that_shacl_forbids_with_pre_binding_is_a_failure(select, why, engine):
+    """SHACL makes such a constraint a failure, not a result: pySHACL says so, and the core
+    evaluator leaves it to pySHACL rather than run it."""
+    from kg.errors import DataError
+
+    extra = f"""
+    @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix hscp: <https://w3id.org/hscp/def#> .
+    <https://w3id.org/hscp/shapes#Forbidden> a sh:NodeShape ; sh:targetClass hscp:Partnership ;
+      sh:sparql [ sh:message "m" ; sh:select "{select}" ] .
+    """
+    sg = shapes().parse(data=extra, format="turtle")
+    with pytest.raises(DataError, match=f"SHACL validation failed: .*{why}"):
+        validate(synthetic(5), sg, ontology(), engine=engine)
+
+
 TRICKY = """
 @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix hscp: <https://w3id.org/hscp/def#> .
 @prefix shape: <https://w3id.org/hscp/shapes#> .
@@ -204,10 +244,10 @@ shape:Tricky a sh:NodeShape ; sh:targetClass hscp:Partnership ;
 def test_sparql_constraints_in_batches_give_pyshacl_results(batched, monkeypatch):
     """Nested groups, OPTIONAL, BIND of $this, a filter in a UNION branch: the batched queries
     (VALUES $this) give what pre-binding $this one focus node at a time gives."""
-    from kg import validate as validate_module
+    from kg.shacl import sparql as shacl_sparql
 
     if not batched:
-        monkeypatch.setattr(validate_module, "_batch_template", lambda text: None)
+        monkeypatch.setattr(shacl_sparql, "batch_template", lambda text: None)
     sg = shapes().parse(data=TRICKY, format="turtle")
     data = spoil(synthetic(30))
     data.remove((P(9), HSCP.startYear, None))
@@ -223,7 +263,7 @@ def test_sparql_constraints_in_batches_give_pyshacl_results(batched, monkeypatch
 
 
 def test_which_sparql_constraints_run_in_batches():
-    from kg.validate import _batch_template
+    from kg.shacl.sparql import batch_template
 
     header = "PREFIX ex: <urn:ex:>\n"
     runs_in_batches = [
@@ -242,11 +282,11 @@ def test_which_sparql_constraints_run_in_batches():
         "SELECT $this ?x WHERE { BIND (ex:a AS $this) ?x ex:p $this }",
     ]
     for text in runs_in_batches:
-        pieces = _batch_template(header + text)
+        pieces = batch_template(header + text)
         assert pieces is not None, text
         assert "".join(pieces).split() == (header + text).split()
     for text in one_by_one:
-        assert _batch_template(header + text) is None, text
+        assert batch_template(header + text) is None, text
 
 
 def test_text_names_file_row_and_record():
@@ -291,7 +331,7 @@ def test_inverse_path_is_evaluated_like_pyshacl():
 
 
 def test_importing_does_not_import_pyshacl():
-    code = "import sys, kg.validate; sys.exit('pyshacl' in sys.modules)"
+    code = "import sys, kg.shacl; sys.exit('pyshacl' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -308,7 +348,7 @@ def test_scale_same_results_and_faster(partnerships, capsys):
     t2 = time.perf_counter()
     assert _sortable(fast) == _sortable(plain)
     with capsys.disabled():
-        print(f"\nSHACL {len(data)} triples: kg.validate {t1 - t0:.2f} s, "
+        print(f"\nSHACL {len(data)} triples: kg.shacl {t1 - t0:.2f} s, "
               f"plain pySHACL {t2 - t1:.2f} s ({(t2 - t1) / (t1 - t0):.0f}x)")
     assert t1 - t0 < t2 - t1
 
@@ -386,9 +426,9 @@ def _assert_same_as_pyshacl(data, vocabulary):
 
 
 def test_project_sparql_constraints_run_in_batches(vocabulary):
-    from kg.validate import _plan
+    from kg.shacl.plan import compile_plan
 
-    constraints = [c for shape in _plan(vocabulary.shapes).compiled for c in shape.sparql]
+    constraints = [c for shape in compile_plan(vocabulary.shapes).compiled for c in shape.sparql]
     assert len(constraints) >= 8
     assert all(c.batch is not None for c in constraints)
 
