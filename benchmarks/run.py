@@ -48,7 +48,8 @@ import pyoxigraph as ox  # noqa: E402
 from generate import SIZES, WORK, generate  # noqa: E402
 from kg.queries import Catalogue  # noqa: E402
 from kg.settings import Settings  # noqa: E402
-from kg.store import _ox_from_cell, cell_from_term, open_store  # noqa: E402
+from kg.store import cell_from_term, open_store  # noqa: E402
+from kg.store.terms import _ox_from_cell  # noqa: E402
 
 RDFLIB_MAX_TRIPLES = 200_000
 AGGREGATE = re.compile(r"\b(GROUP\s+BY|COUNT\s*\(|SUM\s*\(|AVG\s*\()", re.I)

@@ -16,41 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import XSD
+from rdflib import Graph
 
 from .namespaces import graph_iri
+from .store.terms import from_ox, to_ox  # re-exported: the converters live with the store's terms
 
 __all__ = ["OxMirror", "from_ox", "to_ox"]
-
-
-def to_ox(term):
-    """An rdflib term as a pyoxigraph term."""
-    import pyoxigraph as ox
-
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if term.language:
-        return ox.Literal(str(term), language=term.language)
-    if term.datatype is not None:
-        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-    return ox.Literal(str(term))
-
-
-def from_ox(term):
-    """A pyoxigraph term as an rdflib term (xsd:string literals as plain literals, as rdflib writes them)."""
-    import pyoxigraph as ox
-
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    datatype = term.datatype.value
-    return Literal(term.value, datatype=None if datatype == str(XSD.string) else URIRef(datatype))
 
 
 class OxMirror:

@@ -10,7 +10,9 @@ import pytest
 
 import kg
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(kg.__path__, "kg.") if not m.name.startswith("kg._"))
+# every module, subpackages' (kg.store.*, kg.shacl.*) included; none whose name starts with "_"
+MODULES = sorted(m.name for m in pkgutil.walk_packages(kg.__path__, "kg.")
+                 if not any(part.startswith("_") for part in m.name.split(".")))
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -20,7 +20,8 @@ import pytest
 from kg import sparql as kg_sparql
 from kg.errors import QueryOverMemory, QueryRefused, StoreError
 from kg.settings import Settings
-from kg.store import _resident_bytes, _worker_death, open_store
+from kg.store import open_store
+from kg.store.workers import _resident_bytes, _worker_death
 
 ID = "https://w3id.org/hscp/id/"
 G = "https://w3id.org/graph/"
