@@ -19,64 +19,40 @@ from rdflib.plugins.sparql.parser import parseQuery
 
 from .. import sparql as _sparql
 from ..errors import QueryParameterError
+from ..tokens import tokens
 from .terms import _nt_from_cell
-
-
-# Where a SPARQL text stops being code: IRIs, strings and comments are skipped when looking for
-# the braces of the query's outermost group. '<' starts an IRI only when an IRIREF follows
-# (otherwise it is the less-than operator).
-_IRIREF = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')
-_KEYWORD = re.compile(r"[A-Za-z_]+")
 
 
 def _top_level_groups(text: str) -> list[tuple[int, int, str]]:
     """The ``{ … }`` groups at nesting depth 0 (outside any parentheses), in order.
 
     Each is ``(open, close, word)``: the offsets of its braces and the last keyword before
-    the opening brace (e.g. ``WHERE``, ``CONSTRUCT``, ``VALUES``), upper-cased.
+    the opening brace (e.g. ``WHERE``, ``CONSTRUCT``, ``VALUES``), upper-cased. Braces in
+    strings, IRIs and comments are none: :func:`kg.tokens.tokens` tells them apart.
+
+    >>> _top_level_groups('SELECT * WHERE { ?s ?p "}" } VALUES ?s { <urn:a> }')
+    [(15, 27, 'WHERE'), (39, 49, 'VALUES')]
     """
     groups = []
     depth = parens = 0
     start = 0
-    word = ""
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "#":
-            end = text.find("\n", i)
-            i = n if end < 0 else end + 1
-            continue
-        if c in "\"'":
-            quote = c * 3 if text.startswith(c * 3, i) else c
-            j = i + len(quote)
-            while j < n and not text.startswith(quote, j):
-                j += 2 if text[j] == "\\" else 1
-            i = j + len(quote)
-            continue
-        if c == "<":
-            match = _IRIREF.match(text, i)
-            if match:
-                i = match.end()
-                continue
-        elif c == "(":
+    word = opening_word = ""
+    for token in tokens(text, comments=False):
+        if token.kind == "brace":
+            if token.text == "{":
+                if depth == 0 and parens == 0:
+                    start, opening_word = token.start, word
+                depth += 1
+            else:
+                depth -= 1
+                if depth == 0 and parens == 0:
+                    groups.append((start, token.start, opening_word))
+        elif token.text == "(":
             parens += 1
-        elif c == ")":
+        elif token.text == ")":
             parens -= 1
-        elif c == "{":
-            if depth == 0 and parens == 0:
-                start = i
-                opening_word = word
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0 and parens == 0:
-                groups.append((start, i, opening_word))
-        elif depth == 0 and (c.isalpha() or c == "_") and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in ":?$_-.")):
-            match = _KEYWORD.match(text, i)
-            word = match.group().upper()
-            i = match.end()
-            continue
-        i += 1
+        elif depth == 0 and token.kind == "word" and ":" not in token.text:
+            word = token.keyword
     return groups
 
 
