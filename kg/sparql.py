@@ -30,7 +30,8 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import Variable
 
 from .errors import KGError, QueryParameterError, QueryRefused, QuerySyntaxError
-from .tokens import count_terms, normalised  # the store keys its timings by normalised text
+from .bound import shape
+from .tokens import count_terms, iri_template, normalised
 
 # A FROM <iri> must never make rdflib fetch <iri> from the web or the file system.
 _rdflib_sparql.SPARQL_LOAD_GRAPHS = False
@@ -60,6 +61,13 @@ class ParsedQuery:
     default_graphs: tuple[str, ...]  # FROM
     named_graphs: tuple[str, ...]  # FROM NAMED
     mentioned: frozenset[str]  # every variable name that occurs anywhere in the query
+    key: str = dataclasses.field(default="", compare=False)
+    """The query's terms, its own IRIs replaced by placeholders (kg.tokens.iri_template): what
+    the store remembers a query's cost by, whatever its layout, comments or looked-up IRIs."""
+    shape: object = dataclasses.field(default=None, compare=False)
+    """Its :class:`kg.bound.Shape` (None when the algebra was not computed)."""
+    constants: tuple[str, ...] = ()
+    """The IRIs the shape's placeholders stand for, in order."""
 
     @property
     def kind(self) -> str:
@@ -160,7 +168,9 @@ def parse(text: str, algebra: bool = True) -> ParsedQuery:
             except Exception as error:  # noqa: BLE001 - e.g. a variable projected outside GROUP BY
                 raise _syntax_error(text, error) from None
             variables = tuple(str(v) for v in (translated.get("PV") or [])) if form == "select" else ()
+            query_shape = shape(translated)
         elif form == "select":
+            query_shape = None
             projection = body.get("projection")
             if isinstance(projection, str) or not projection:  # SELECT *
                 seen = dict.fromkeys(str(n) for n in _walk(body.get("where")) if isinstance(n, Variable))
@@ -169,6 +179,8 @@ def parse(text: str, algebra: bool = True) -> ParsedQuery:
                 variables = tuple(str(v["var"] if "var" in v else v["evar"]) for v in projection)
         else:
             variables = ()
+        if not algebra:
+            query_shape = None
     return ParsedQuery(
         text=text,
         form=form,
@@ -176,6 +188,8 @@ def parse(text: str, algebra: bool = True) -> ParsedQuery:
         default_graphs=tuple(default_graphs),
         named_graphs=tuple(named_graphs),
         mentioned=mentioned,
+        key=normalised(text),
+        shape=query_shape,
     )
 
 
@@ -347,17 +361,36 @@ def parse_bounded(text: str, *, max_terms: int, timeout: float) -> ParsedQuery:
     if terms > max_terms:
         raise QueryRefused(f"The query has {terms} terms; this service takes at most {max_terms} "
                            "(KG_MAX_QUERY_TERMS). Shorten it: VALUES blocks or several smaller queries help.")
+    parsed = None
     if terms <= SMALL_QUERY_TERMS:
         try:
-            return parse(text)
+            parsed = _parse_small(text)
         except TooDeep:
             pass  # deep for this process's stack: the parser process has room
-    parsed = _PARSER.parse(text, timeout)
+    if parsed is None:
+        parsed = _PARSER.parse(text, timeout)
     with _BOUNDED_LOCK:
-        if len(_BOUNDED) >= 256:
+        if len(_BOUNDED) >= 4096:
             _BOUNDED.pop(next(iter(_BOUNDED)))
         _BOUNDED[text] = parsed
     return parsed
+
+
+def _parse_small(text: str) -> ParsedQuery:
+    """Parse a small query here, by its IRI template: lookups of other resources reuse the parse.
+
+    rdflib takes about 10 ms to parse and translate a 30-term lookup, under the parser lock;
+    which IRIs the query names changes nothing that the safety checks or the shape look at
+    (the IRIs that do, of PREFIX, BASE, FROM and SERVICE, stay in the template).
+    """
+    template, constants = iri_template(text)
+    if not constants:
+        return parse(text)
+    try:
+        parsed = parse(template)
+    except QuerySyntaxError:
+        return parse(text)  # the error with the query's own lines and columns (or, oddly, a parse)
+    return dataclasses.replace(parsed, text=text, constants=constants)
 
 
 _PN_LOCAL_ESCAPE = re.compile(r"\\([_~.\-!$&'()*+,;=/?#@%])")

@@ -51,7 +51,7 @@ from typing import NamedTuple
 
 from .iri import IRIREF
 
-__all__ = ["Token", "count_terms", "normalised", "tokens"]
+__all__ = ["Token", "count_terms", "iri_template", "normalised", "tokens"]
 
 # Characters of a name after its first (PN_CHARS, roughly): letters, digits, '_', '-', '·'.
 _NAME = r"[\w\-\u00b7]"
@@ -109,3 +109,40 @@ def count_terms(text: str) -> int:
 def normalised(text: str) -> str:
     """The query's terms joined by single spaces: comments and layout do not make it another query."""
     return " ".join(match.group() for match in _TOKEN.finditer(text) if match.lastgroup != "comment")
+
+
+CONSTANT = "urn:x-kg-constant:"
+"""The IRIs :func:`iri_template` writes in place of a query's own: ``<urn:x-kg-constant:0>``, …"""
+# After these, an IRI names a prefix, the base, a graph of the dataset or a service: what the
+# query means depends on it, so it stays in the template.
+_KEEP_AFTER = {"BASE", "FROM", "NAMED", "SERVICE"}
+
+
+def iri_template(text: str) -> tuple[str, tuple[str, ...]]:
+    """The query with each IRI it looks for replaced by a numbered placeholder, and those IRIs.
+
+    Two lookups that differ only in the resource they look up share a template, so the web
+    process parses and checks that shape once (:func:`kg.sparql.parse_bounded`). IRIs of
+    ``PREFIX``, ``BASE``, ``FROM``, ``FROM NAMED`` and ``SERVICE`` stay as written.
+
+    >>> iri_template("PREFIX ex: <urn:ex#> SELECT * { <urn:a> ex:p ?o FILTER(?o != <urn:b>) }")
+    ('PREFIX ex: <urn:ex#> SELECT * { <urn:x-kg-constant:0> ex:p ?o FILTER(?o != <urn:x-kg-constant:1>) }', ('urn:a', 'urn:b'))
+    """
+    pieces: list[str] = []
+    found: list[str] = []
+    start = 0
+    before: list[Token] = []  # the last two tokens that are not comments
+    for token in tokens(text, comments=False):
+        if token.kind == "iri":
+            keep = (before and before[-1].keyword in _KEEP_AFTER) or (
+                len(before) == 2 and before[0].keyword == "PREFIX")
+            if not keep:
+                pieces.append(text[start:token.start])
+                pieces.append(f"<{CONSTANT}{len(found)}>")
+                found.append(token.text[1:-1])
+                start = token.end
+        before = (before + [token])[-2:]
+    if not found:
+        return text, ()
+    pieces.append(text[start:])
+    return "".join(pieces), tuple(found)
