@@ -29,19 +29,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import UsageError
+from .formats import JSON_LD, N_QUADS, RDF_FORMATS, TURTLE
 
-# (extension, media type, pyoxigraph format name, mod_rewrite Accept pattern)
-RDF_FILES = (
-    ("ttl", "text/turtle", "TURTLE", "text/turtle"),
-    ("jsonld", "application/ld+json", "JSON_LD", "application/ld\\+json"),
-    ("rdf", "application/rdf+xml", "RDF_XML", "application/rdf\\+xml"),
-    ("nt", "application/n-triples", "N_TRIPLES", "application/n-triples"),
-)
 DUMPS = (  # (file in the build, media type, title); the large ones are published compressed
-    ("graph.nq", "application/n-quads", "All named graphs: ontology, data, inferred, metadata", True),
-    ("data.ttl", "text/turtle", "The case data as Turtle", True),
-    ("data.jsonld", "application/ld+json", "The case data as JSON-LD", True),
-    ("void.ttl", "text/turtle", "The VoID and DCAT description of the dataset", False),
+    ("graph.nq", N_QUADS.media_type, "All named graphs: ontology, data, inferred, metadata", True),
+    ("data.ttl", TURTLE.media_type, "The case data as Turtle", True),
+    ("data.jsonld", JSON_LD.media_type, "The case data as JSON-LD", True),
+    ("void.ttl", TURTLE.media_type, "The VoID and DCAT description of the dataset", False),
     ("report.json", "application/json", "The build report: counts, validation, reasoner, timings", False),
 )
 MAX_RESOURCES = 20_000
@@ -158,16 +152,15 @@ def write_resource_files(store, pages: dict[str, str], folder: Path, prefixes: d
 
     from .store import DESCRIBE
 
-    formats = [(ext, getattr(ox.RdfFormat, name)) for ext, _media, name, _accept in RDF_FILES]
+    formats = [(f.extension, f.oxigraph_format()) for f in RDF_FORMATS]
     count = 0
     for index, (iri, page) in enumerate(sorted(pages.items())):
         triples = list(store.query(DESCRIBE, substitutions={ox.Variable("r"): ox.NamedNode(iri)},
                                    use_default_graph_as_union=True))
         target = folder / page
         target.parent.mkdir(parents=True, exist_ok=True)
-        for ext, rdf_format in formats:
-            options = {"prefixes": prefixes} if ext in ("ttl", "rdf", "jsonld") else {}
-            ox.serialize(triples, str(target) + "." + ext, rdf_format, **options)
+        for ext, rdf_format in formats:  # the formats without prefixes (N-Triples) ignore them
+            ox.serialize(triples, str(target) + "." + ext, rdf_format, prefixes=prefixes)
             count += 1
         if progress and index % 1000 == 999:
             progress(index + 1)
@@ -203,12 +196,14 @@ def redirect_rules(base_iri: str, base_url: str, version: str | None = None) -> 
         "",
         "# the ontology: https://w3id.org/…/def and its terms (…/def#Term)",
     ]
-    for ext, _media, _name, accept in RDF_FILES:
-        lines += [f"RewriteCond %{{HTTP_ACCEPT}} {accept}", f"RewriteRule ^def/?$ {base_url}def.{ext} [R=303,L,NE,E=negotiated:1]"]
+    for f in RDF_FORMATS:
+        lines += [f"RewriteCond %{{HTTP_ACCEPT}} {f.accept_pattern}",
+                  f"RewriteRule ^def/?$ {base_url}def.{f.extension} [R=303,L,NE,E=negotiated:1]"]
     lines += [f"RewriteRule ^def/?$ {base_url}def.html [R=303,L,NE,E=negotiated:1]", "",
               "# the dataset's description",]
-    for ext, _media, _name, accept in RDF_FILES:
-        lines += [f"RewriteCond %{{HTTP_ACCEPT}} {accept}", f"RewriteRule ^{id_path}dataset$ {base_url}dataset.{ext} [R=303,L,NE,E=negotiated:1]"]
+    for f in RDF_FORMATS:
+        lines += [f"RewriteCond %{{HTTP_ACCEPT}} {f.accept_pattern}",
+                  f"RewriteRule ^{id_path}dataset$ {base_url}dataset.{f.extension} [R=303,L,NE,E=negotiated:1]"]
     lines += [f"RewriteRule ^{id_path}dataset$ {base_url}dataset.html [R=303,L,NE,E=negotiated:1]",
               "# this version of the dataset (its versioned IRI): the same description",
               f"RewriteRule ^{id_path}dataset/{re.escape(version)}$ {base_url}dataset.html [R=303,L,NE]",
@@ -217,31 +212,32 @@ def redirect_rules(base_iri: str, base_url: str, version: str | None = None) -> 
                 for name, _m, _t, compress in DUMPS if compress),
               f"RewriteRule ^{id_path}dataset/(.+)$ {base_url}dataset/$1 [R=303,L,NE]", "",
               "# every other resource: its document"]
-    for ext, _media, _name, accept in RDF_FILES:
-        lines += [f"RewriteCond %{{HTTP_ACCEPT}} {accept}", f"RewriteRule ^{id_path}(.+)$ {base_url}doc/$1.{ext} [R=303,L,NE,E=negotiated:1]"]
+    for f in RDF_FORMATS:
+        lines += [f"RewriteCond %{{HTTP_ACCEPT}} {f.accept_pattern}",
+                  f"RewriteRule ^{id_path}(.+)$ {base_url}doc/$1.{f.extension} [R=303,L,NE,E=negotiated:1]"]
     lines += [f"RewriteRule ^{id_path}(.+)$ {base_url}doc/$1.html [R=303,L,NE,E=negotiated:1]", ""]
     w3id = "\n".join(lines)
 
+    rdf_files = (*RDF_FORMATS, N_QUADS)  # the resources' files and the graph.nq dump
     site = "\n".join([
         "# The static site's own rules (Apache): media types, and the documents' extension-less",
         "# paths (/doc/partnership/x) negotiated by Accept.",
         "AddType text/html .html",
-        *(f"AddType {media} .{ext}" for ext, media, _name, _accept in RDF_FILES),
-        "AddType application/n-quads .nq",
+        *(f"AddType {f.media_type} .{f.extension}" for f in rdf_files),
         "AddType application/json .json",
         "AddType text/csv .csv",
         "AddType text/tab-separated-values .tsv",
         "AddType application/sparql-results+json .srj",
         "AddType application/vnd.openxmlformats-officedocument.spreadsheetml.sheet .xlsx",
-        "AddCharset utf-8 .html .ttl .jsonld .rdf .nt .nq .json .csv .tsv",
+        "AddCharset utf-8 .html " + " ".join(f".{f.extension}" for f in rdf_files) + " .json .csv .tsv",
         "DirectoryIndex index.html",
         "Options -Indexes +FollowSymLinks",
         "RewriteEngine on",
-        *[rule for ext, _media, _name, accept in RDF_FILES for rule in (
-            f"RewriteCond %{{HTTP_ACCEPT}} {accept}",
+        *[rule for f in RDF_FORMATS for rule in (
+            f"RewriteCond %{{HTTP_ACCEPT}} {f.accept_pattern}",
             "RewriteCond %{REQUEST_FILENAME} !-f",
-            f"RewriteCond %{{REQUEST_FILENAME}}.{ext} -f",
-            f"RewriteRule ^(.+)$ $1.{ext} [L]")],
+            f"RewriteCond %{{REQUEST_FILENAME}}.{f.extension} -f",
+            f"RewriteRule ^(.+)$ $1.{f.extension} [L]")],
         "RewriteCond %{REQUEST_FILENAME} !-f",
         "RewriteCond %{REQUEST_FILENAME}.html -f",
         "RewriteRule ^(.+)$ $1.html [L]",
@@ -253,7 +249,8 @@ def redirect_rules(base_iri: str, base_url: str, version: str | None = None) -> 
 
     site_path = urlsplit(base_url).path
     entry_path = urlsplit(entry).path
-    accept_map = "\n".join(f"    ~{accept.replace(chr(92), '')} {ext};" for ext, _m, _n, accept in RDF_FILES)
+    accept_map = "\n".join(f"    ~{f.accept_pattern} {f.extension};" for f in RDF_FORMATS)
+    types = "; ".join(f"{f.media_type} {f.extension}" for f in rdf_files)
     nginx = "\n".join([
         f"# nginx equivalent of the rules: IRIs under {entry} (the w3id entry) and the site at {base_url}.",
         "# In the http block:",
@@ -261,8 +258,7 @@ def redirect_rules(base_iri: str, base_url: str, version: str | None = None) -> 
         "    default html;",
         accept_map,
         "}",
-        "types { text/turtle ttl; application/ld+json jsonld; application/rdf+xml rdf; application/n-triples nt;",
-        "        application/n-quads nq; }",
+        f"types {{ {types}; }}",
         "# In the server block of the IRIs' host:",
         f"location = {entry_path}def {{ return 303 {base_url}def.$hscp_ext; }}",
         f"location = {entry_path}{id_path}dataset {{ return 303 {base_url}dataset.$hscp_ext; }}",

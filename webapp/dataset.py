@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, OWL, RDF, RDFS, SH, SKOS, VOID
 
-from kg import citation
+from kg import citation, formats
 from kg.build import DUMPS, LICENSE
 from kg.namespaces import DCT, HSCP_IRI, ONTOLOGY_IRI, bind_prefixes
 
@@ -26,7 +26,7 @@ from .rendering import curie, labels_for, term_view
 
 bp = Blueprint("dataset", __name__)
 KINDS = ("html", "graph")
-_RDF_NAMES = {"turtle": "turtle", "jsonld": "json-ld", "rdfxml": "xml", "nt": "nt"}
+EXTENSIONS = ", ".join(f.extension for f in negotiation.formats(*KINDS))  # the routes' any(…): html, ttl, …
 DOWNLOADS = {**{name: media for name, (media, _title) in DUMPS.items()}, "report.json": "application/json"}
 
 
@@ -42,7 +42,7 @@ def _negotiate(extension: str | None) -> negotiation.Format:
 
 def _rdf(graph: Graph, chosen: negotiation.Format) -> Response:
     bind_prefixes(graph)
-    return Response(graph.serialize(format=_RDF_NAMES[chosen.name], encoding="utf-8"),
+    return Response(graph.serialize(format=formats.by_name(chosen.name).rdflib, encoding="utf-8"),
                     content_type=chosen.content_type, headers={"Vary": "Accept"})
 
 
@@ -91,7 +91,7 @@ def schema_org() -> dict:
 
 
 @bp.get("/dataset")
-@bp.get("/dataset.<any(ttl, jsonld, rdf, nt, html):extension>")
+@bp.get(f"/dataset.<any({EXTENSIONS}):extension>")
 def dataset(extension: str | None = None):
     chosen = _negotiate(extension)
     if chosen.kind == "graph":
@@ -140,7 +140,7 @@ def ontology_graph() -> Graph:
 
 
 @bp.get("/def")
-@bp.get("/def.<any(ttl, jsonld, rdf, nt, html):extension>")
+@bp.get(f"/def.<any({EXTENSIONS}):extension>")
 def ontology(extension: str | None = None):
     chosen = _negotiate(extension)
     if chosen.kind == "graph":

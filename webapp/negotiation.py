@@ -3,7 +3,9 @@
 A view says which kinds of representation it can produce ("html", "results" for SELECT/ASK,
 "graph" for RDF) and calls :func:`choose`. An explicit ``format`` parameter (a format name
 or a media type) or a file extension wins over the ``Accept`` header; the order of
-:data:`FORMATS` is the server's preference when the client does not mind (``*/*``).
+:data:`FORMATS` is the server's preference when the client does not mind (``*/*``). The
+"graph" rows are :data:`kg.formats.RDF_FORMATS`, the one table the static publication, the
+service description and query results read too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 from werkzeug.datastructures import MIMEAccept
 
 from kg.errors import UsageError
+from kg.formats import RDF_FORMATS
 
 
 class NotAcceptable(UsageError):
@@ -45,10 +48,8 @@ FORMATS: tuple[Format, ...] = (
     Format("xml", "results", "application/sparql-results+xml", "xml", "xml", ("application/xml", "text/xml")),
     Format("csv", "results", "text/csv", "csv", "csv"),
     Format("tsv", "results", "text/tab-separated-values", "tsv", "tsv"),
-    Format("turtle", "graph", "text/turtle", "ttl", "turtle", ("application/x-turtle",), ("ttl",)),
-    Format("jsonld", "graph", "application/ld+json", "jsonld", "jsonld", ("application/json",), ("json-ld", "json")),
-    Format("rdfxml", "graph", "application/rdf+xml", "rdf", "xml", ("application/xml", "text/xml"), ("rdf", "xml")),
-    Format("nt", "graph", "application/n-triples", "nt", "nt", ("text/plain",), ("ntriples", "n-triples")),
+    # the RDF formats, from kg.formats; QueryResult.serialize takes their names
+    *(Format(f.name, "graph", f.media_type, f.extension, f.name, f.aliases, f.names) for f in RDF_FORMATS),
     Format("api-json", "json", "application/json", "json", None),
 )
 

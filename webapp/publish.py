@@ -42,13 +42,15 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 import click
 
 from kg.errors import KGError, UsageError
+from kg.formats import RDF_FORMATS, by_extension
 
 STATIC_DIR = Path(__file__).parent / "static"
 _LINK = re.compile(r'(?P<attr>\b(?:href|src))="(?P<url>/[^"]*)"')
 _FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S | re.I)
 OFFLINE_NOTE = ('<p class="offline note">This is a static copy: choosing other values here needs the live service '
                 '(<code>kg serve</code>), or its SPARQL endpoint.</p>')
-RESULT_EXTENSIONS = {"select": ("json", "csv", "tsv", "xml"), "ask": ("json", "xml"), "graph": ("ttl", "jsonld", "rdf", "nt")}
+RESULT_EXTENSIONS = {"select": ("json", "csv", "tsv", "xml"), "ask": ("json", "xml"),
+                     "graph": tuple(f.extension for f in RDF_FORMATS)}
 PIVOT_PAGES_MAX = 400
 
 
@@ -88,7 +90,7 @@ class Plan:
 
     def _resource(self, page: str, fragment: str) -> str | None:
         stem, dot, ext = page.rpartition(".")
-        if dot and "/" not in ext and ext in ("ttl", "jsonld", "rdf", "nt", "html"):
+        if dot and "/" not in ext and (ext == "html" or by_extension(ext) is not None):
             return f"{stem}.{ext}" if stem in self.resources else None
         return f"{page}.html{fragment}" if page in self.resources else None
 
@@ -224,10 +226,9 @@ def _publish(settings, out: Path, base_url: str, max_resources: int, previous, p
         state = app.extensions["kg"]
         description = Graph().parse(build_dir / "void.ttl", format="turtle")
         kp.distributions(description, str(state.mint.dataset), dumps, base_url)
-        for ext, _media, _name, _accept in kp.RDF_FILES:
-            description.serialize(out / f"dataset.{ext}", encoding="utf-8",
-                                  format={"ttl": "turtle", "jsonld": "json-ld", "rdf": "xml", "nt": "nt"}[ext])
-            plan.add(f"/dataset.{ext}", f"dataset.{ext}")
+        for rdf in RDF_FORMATS:
+            description.serialize(out / f"dataset.{rdf.extension}", encoding="utf-8", format=rdf.rdflib)
+            plan.add(f"/dataset.{rdf.extension}", f"dataset.{rdf.extension}")
 
         # resources
         raw = ox.Store()
@@ -246,7 +247,7 @@ def _publish(settings, out: Path, base_url: str, max_resources: int, previous, p
             pages = kept
         summary["resource_pages"] = len(pages)
         plan.resources = {page: page for page in pages.values()}
-        echo(f"resource files ({len(pages)} resources × 4 RDF formats)")
+        echo(f"resource files ({len(pages)} resources × {len(RDF_FORMATS)} RDF formats)")
         prefixes = {p: str(ns) for p, ns in PREFIXES.items() if p not in ("sh", "sd")}
         kp.write_resource_files(raw, pages, out, prefixes)
         del raw
@@ -266,8 +267,8 @@ def _publish(settings, out: Path, base_url: str, max_resources: int, previous, p
         for ext in ("csv", "json", "xlsx"):
             page(f"/compare.{ext}", f"compare.{ext}")
             page(f"/evidence.{ext}", f"evidence.{ext}")
-        for ext, _media, _name, _accept in kp.RDF_FILES:
-            page(f"/def.{ext}", f"def.{ext}")
+        for rdf in RDF_FORMATS:
+            page(f"/def.{rdf.extension}", f"def.{rdf.extension}")
         for jurisdiction in state.comparison.jurisdictions():
             slug = jurisdiction.rpartition("/")[2]
             for ext in ("json", "csv", "xlsx"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from rdflib import RDF, URIRef
 
+from kg import formats
 from kg.compare import claims_about, confidence_slug
 from kg.namespaces import DCT, HSCP, bind_prefixes
 
@@ -78,8 +79,7 @@ def _document(iri: str, path: str, extension: str | None):
     graph = kg().store.describe(iri)  # ResourceNotFound -> 404 naming the IRI
     if chosen.kind == "graph":
         bind_prefixes(graph)
-        body = graph.serialize(format={"turtle": "turtle", "jsonld": "json-ld", "rdfxml": "xml",
-                                       "nt": "nt"}[chosen.name], encoding="utf-8")
+        body = graph.serialize(format=formats.by_name(chosen.name).rdflib, encoding="utf-8")
         response = Response(body, content_type=chosen.content_type)
     elif path.startswith("jurisdiction/") and (URIRef(iri), RDF.type, HSCP.Jurisdiction) in graph:
         response = Response(render_template("profile.html", **_page(iri, graph), profile=_profile(iri)))

@@ -45,6 +45,7 @@ from werkzeug.exceptions import (
     UnsupportedMediaType,
 )
 
+from kg import formats
 from kg import sparql as kg_sparql
 from kg.namespaces import SD, bind_prefixes
 
@@ -209,9 +210,8 @@ def result_response(result, chosen: negotiation.Format, body: bytes | None = Non
 
 
 def _graph_response(graph: Graph, chosen: negotiation.Format) -> Response:
-    names = {"turtle": "turtle", "jsonld": "json-ld", "rdfxml": "xml", "nt": "nt"}
-    return Response(graph.serialize(format=names[chosen.name], encoding="utf-8"), content_type=chosen.content_type,
-                    headers={"Vary": "Accept"})
+    return Response(graph.serialize(format=formats.by_name(chosen.name).rdflib, encoding="utf-8"),
+                    content_type=chosen.content_type, headers={"Vary": "Accept"})
 
 
 def service_description() -> Graph:
@@ -241,15 +241,12 @@ def service_description() -> Graph:
     return g
 
 
-_FORMAT_IRIS = {
+_FORMAT_IRIS = {  # sd:resultFormat: the SPARQL results formats' W3C IRIs, then the RDF formats'
     "json": "http://www.w3.org/ns/formats/SPARQL_Results_JSON",
     "xml": "http://www.w3.org/ns/formats/SPARQL_Results_XML",
     "csv": "http://www.w3.org/ns/formats/SPARQL_Results_CSV",
     "tsv": "http://www.w3.org/ns/formats/SPARQL_Results_TSV",
-    "turtle": "http://www.w3.org/ns/formats/Turtle",
-    "jsonld": "http://www.w3.org/ns/formats/JSON-LD",
-    "rdfxml": "http://www.w3.org/ns/formats/RDF_XML",
-    "nt": "http://www.w3.org/ns/formats/N-Triples",
+    **{f.name: f.w3c for f in formats.RDF_FORMATS},
 }
 
 

@@ -24,6 +24,7 @@ from xml.sax.saxutils import quoteattr as _xml_attr
 import pyoxigraph as ox
 import rdflib
 
+from .. import formats
 from ..errors import QueryError
 from ..namespaces import bind_prefixes
 from .terms import _RDF_LANGSTRING, _XSD_STRING, _cell_from_ox, _nt_from_cell, term_from_cell
@@ -157,16 +158,16 @@ class QueryResult:
         return self._graph
 
     def serialize(self, fmt: str = "json") -> bytes:
-        """SPARQL results (json, xml, csv, tsv) or RDF (turtle, nt, jsonld, xml) as bytes."""
+        """SPARQL results (json, xml, csv, tsv) or RDF (turtle, jsonld, rdfxml, nt, or another name
+        :func:`kg.formats.by_name` knows: ttl, xml …) as bytes."""
         if self.kind == "graph":
-            if fmt == "nt" and self._graph is None:
+            rdf = formats.by_name(fmt)
+            if rdf is None:
+                offered = ", ".join(f.name for f in formats.RDF_FORMATS)
+                raise QueryError(f"A CONSTRUCT or DESCRIBE result cannot be written as {fmt!r}: use {offered}.")
+            if rdf is formats.N_TRIPLES and self._graph is None:
                 return self._ntriples
-            names = {"turtle": "turtle", "ttl": "turtle", "nt": "nt", "jsonld": "json-ld",
-                     "json-ld": "json-ld", "xml": "xml", "rdfxml": "xml"}
-            if fmt not in names:
-                raise QueryError(f"A CONSTRUCT or DESCRIBE result cannot be written as {fmt!r}: "
-                                 "use turtle, nt, jsonld or xml.")
-            return self.graph.serialize(format=names[fmt], encoding="utf-8")
+            return self.graph.serialize(format=rdf.rdflib, encoding="utf-8")
         writer = {"json": self._json, "xml": self._xml, "csv": self._csv, "tsv": self._tsv}.get(fmt)
         if writer is None:
             raise QueryError(f"A query result cannot be written as {fmt!r}: use json, xml, csv or tsv.")
