@@ -387,7 +387,8 @@ def markdown(results: dict) -> str:
     lines = [f"# HTTP benchmark results ({results['started']}, {results['size']})", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; Python {m['python']}; "
              + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
-             f"`kg serve` (waitress) on 127.0.0.1 over {results['triples']:,} data triples: "
+             f"`kg serve` ({s.get('server', 'waitress')}, {s.get('processes', 1)} process(es)) on 127.0.0.1 over "
+             f"{results['triples']:,} data triples: "
              f"KG_WORKERS={s['workers']}, KG_THREADS={s['threads']}. Client: keep-alive HTTP/1.1, one thread per "
              "connection, in the same process as the in-process store. Load average (1, 5, 15 min) "
              f"at the start {results['load_average']['start']}, at the end {results['load_average']['end']}.", "",
@@ -462,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"started": started, "size": name, "seed": args.seed, "triples": report["triples"]["data"],
                      "machine": machine(), "targets": TARGETS,
                      "settings": {"workers": workers, "threads": threads, "query_timeout": settings.query_timeout,
-                                  "row_limit": settings.row_limit}}
+                                  "row_limit": settings.row_limit, "server": Settings.from_env().server,
+                                  "processes": Settings.from_env().processes}}
     try:
         raw = ox.Store()
         raw.bulk_load(path=str(build / "graph.nq"), format=ox.RdfFormat.N_QUADS)

@@ -1,10 +1,13 @@
 """Can anything stall the service? Two large many-term queries and eight unique runaways in flight
 for a minute, while /health and a cheap lookup are probed every second.
 
-Starts ``kg serve`` (waitress, the production server) on a build, then runs, for ``--seconds``:
+Starts ``kg serve`` (its default server, or ``KG_SERVER``) on a build, waits until every
+process holds its in-process copy, then runs, for ``--seconds``:
 
-- two clients, each POSTing again and again a query of about 60 KB and 30,000 terms (under the
-  64 KB body limit): each is refused by the term limit, or parsed by the parser process;
+- two clients POSTing many-term queries again and again, each made unique by a comment: one a
+  query of about 60 KB and 30,000 terms (under the 64 KB body limit, over the term limit: refused
+  before it is parsed), the other of about 16 KB and 8,000 terms (under the term limit: parsed by
+  the parser process, for about ten seconds of rdflib, within the time limit or stopped at it);
 - eight clients, each POSTing again and again a runaway (a three-way cartesian product), each
   made unique by a comment and a constant, so that no cache or slow-query memory knows it;
 - one probe that, every second, GETs /health and a canned lookup (resource-summary of a
@@ -12,7 +15,7 @@ Starts ``kg serve`` (waitress, the production server) on a build, then runs, for
 
 It reports the probes' p50/p99/max latency, how many answered with 5xx, and what the flood got
 (statuses by kind). The service meets the target when every probe answers 2xx with p99 under
-200 ms and the only 5xx are the runaways' own 503.
+200 ms and the only 5xx are the flood's own 503 (busy, or stopped at the time limit).
 
     python benchmarks/stall_bench.py --build build/ --seconds 60
     python benchmarks/stall_bench.py --build benchmarks/work/1m/build --seconds 60
@@ -24,7 +27,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +38,10 @@ from urllib.parse import urlencode
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from lookup_bench import free_port, wait_in_process  # noqa: E402
 RUNAWAY = "# runaway {n}\nSELECT (COUNT(*) AS ?n) WHERE {{ ?a ?b ?c . ?d ?e ?f . ?g ?h ?i FILTER(?c != {n}) }}"
 
 
@@ -45,12 +51,6 @@ def many_terms(n: int) -> str:
     return "SELECT (CONCAT(" + ",".join(f"CONCAT({thousand})" for _ in range(n // 1000)) + ") AS ?x) WHERE {}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def request(port: int, method: str, path: str, body: bytes | None = None, headers=None, timeout: float = 120):
     started = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -58,9 +58,10 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         response.read()
-        return response.status, time.perf_counter() - started
+        answered = f"{response.getheader('X-KG-Answered-By')}, {response.getheader('X-KG-Elapsed')} s in the store"
+        return response.status, time.perf_counter() - started, answered
     except (OSError, http.client.HTTPException):
-        return 0, time.perf_counter() - started
+        return 0, time.perf_counter() - started, None
     finally:
         connection.close()
 
@@ -82,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("kg serve did not start: " + server.stderr.read().decode(errors="replace")[-2000:])
             time.sleep(0.5)
+        wait_in_process(port)  # a server in its steady state: every process has its in-process copy
         lookup = "/queries/resource-summary.json?" + urlencode({"iri": "https://w3id.org/hscp/id/partnership/torbay-care-trust"})
-        status, _ = request(port, "GET", lookup)
+        status, _, _ = request(port, "GET", lookup)
         if status != 200:  # another build (the synthetic one): one of its partnerships
             lookup = "/queries/resource-summary.json?" + urlencode({"iri": "https://w3id.org/hscp/id/partnership/synthetic-partnership-0"})
         request(port, "GET", lookup)  # seen once: known to be quick
@@ -91,22 +93,23 @@ def main(argv: list[str] | None = None) -> int:
         flood: Counter = Counter()
         probes: list[tuple[str, int, float]] = []
         lock = threading.Lock()
-        big = many_terms(15_000).encode()
-        assert len(big) < 65536, len(big)
-
-        def heavy():
+        def heavy(n_terms: int, label: str):
+            n = 0
             while time.monotonic() < stop:
-                status, _ = request(port, "POST", "/sparql", big, {"Content-Type": "application/sparql-query",
-                                                                   "Accept": "application/sparql-results+json"})
+                n += 1
+                body = f"{many_terms(n_terms)} # {label} {n}".encode()
+                assert len(body) < 65536, len(body)
+                status, _, _ = request(port, "POST", "/sparql", body, {"Content-Type": "application/sparql-query",
+                                                                    "Accept": "application/sparql-results+json"})
                 with lock:
-                    flood[f"many-terms {status}"] += 1
+                    flood[f"{label} {status}"] += 1
 
         def runaway(k):
             n = 0
             while time.monotonic() < stop:
                 n += 1
                 body = RUNAWAY.format(n=k * 100_000 + n).encode()
-                status, _ = request(port, "POST", "/sparql", body, {"Content-Type": "application/sparql-query",
+                status, _, _ = request(port, "POST", "/sparql", body, {"Content-Type": "application/sparql-query",
                                                                     "Accept": "application/sparql-results+json"})
                 with lock:
                     flood[f"runaway {status}"] += 1
@@ -115,14 +118,15 @@ def main(argv: list[str] | None = None) -> int:
             while time.monotonic() < stop:
                 tick = time.monotonic()
                 for name, path in (("health", "/health"), ("lookup", lookup)):
-                    status, seconds = request(port, "GET", path, timeout=30)
+                    status, seconds, answered_by = request(port, "GET", path, timeout=30)
                     probes.append((name, status, seconds))
-                    if status != 200:
-                        print(f"probe {name} at {tick - (stop - args.seconds):.1f} s: status {status} after {seconds:.1f} s",
-                              file=sys.stderr, flush=True)
+                    if status != 200 or seconds > 0.2:
+                        print(f"probe {name} at {tick - (stop - args.seconds):.1f} s: status {status} after {seconds:.2f} s"
+                              f" (answered by {answered_by})", file=sys.stderr, flush=True)
                 time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
 
-        threads = ([threading.Thread(target=heavy) for _ in range(2)]
+        threads = ([threading.Thread(target=heavy, args=(15_000, "many-terms 60 KB")),
+                    threading.Thread(target=heavy, args=(4_000, "many-terms 16 KB"))]
                    + [threading.Thread(target=runaway, args=(k,)) for k in range(8)]
                    + [threading.Thread(target=probe)])
         for thread in threads:
@@ -137,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
             server.kill()
     build = args.build.resolve()
     shown = str(build.relative_to(ROOT)) if build.is_relative_to(ROOT) else build.name  # no machine paths in results
-    result = {"build": shown, "threads": int(os.environ.get("KG_THREADS", 24)), "seconds": args.seconds, "flood": dict(sorted(flood.items())), "probes": {}}
+    result = {"build": shown, "server": os.environ.get("KG_SERVER", "granian"),
+              "processes": int(os.environ.get("KG_PROCESSES", 2)), "threads": int(os.environ.get("KG_THREADS", 24)),
+              "seconds": args.seconds, "flood": dict(sorted(flood.items())), "probes": {}}
     ok = True
     for name in ("health", "lookup"):
         found = [(s, t) for n, s, t in probes if n == name]
@@ -149,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
                                   "p99_ms": round(p99 * 1000, 1) if p99 is not None else None,
                                   "max_ms": round(max(times) * 1000, 1) if times else None}
         ok &= bool(times) and set(statuses) == {200} and p99 < 0.2
-    five = {k: v for k, v in flood.items() if k.split()[-1].startswith("5") and not k.startswith("runaway 503")}
+    # The flood's own 503s (a runaway stopped at the time limit or refused while the slow turns are
+    # taken; a parsed many-term query, new and so slow, refused the same way) are the service
+    # defending itself; any other 5xx, and any probe that is not 200, is a failure.
+    five = {k: v for k, v in flood.items() if k.split()[-1].startswith("5") and not k.endswith(" 503")}
     result["unexpected_5xx"] = five
     result["target_met"] = ok and not five
     args.results.mkdir(parents=True, exist_ok=True)

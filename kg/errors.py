@@ -169,6 +169,11 @@ class QueryTimeout(QueryError):
     http_status = 503
 
 
+class ServiceBusy(QueryTimeout):
+    """The query was not started: every worker it may use stayed busy, or too many slow queries
+    were already waiting. Nothing is known of the query's own cost."""
+
+
 class QueryOverMemory(QueryError):
     """The query's worker went past its memory limit (KG_WORKER_MEMORY) and was stopped."""
 

@@ -73,6 +73,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 5000, "Port 'kg serve' listens on.", int),
     Setting("threads", 24, "Request threads of the production server (requests waiting for a query worker hold one each).", int),
     Setting("public_url", None, "Public base URL of the web app, when it is behind a proxy."),
+    Setting("server", "granian", "HTTP server of 'kg serve': 'granian' (Rust, the faster) or 'waitress' (pure Python)."),
+    Setting("processes", 2, "Web processes of 'kg serve' under granian, each with its own query workers and "
+            "in-process copy of the build (waitress serves from one).", int),
+    Setting("spare_workers", 1, "Query workers kept loaded in reserve: one takes a killed worker's place at once.", int),
+    Setting("in_process_bound", 10000, "A query proven to produce at most this many solutions on the way (and seen to "
+            "run quickly) runs in the web process, with no worker round trip; 0: never.", int),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -117,6 +123,10 @@ class Settings:
     port: int = 5000
     threads: int = 24
     public_url: str | None = None
+    server: str = "granian"
+    processes: int = 2
+    spare_workers: int = 1
+    in_process_bound: int = 10000
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -134,6 +144,12 @@ class Settings:
         self.worker_memory_bytes  # noqa: B018 - refuses a malformed KG_WORKER_MEMORY now
         if self.reasoner not in ("auto", "hermit", "owlrl"):
             raise ConfigurationError(f"KG_REASONER must be 'auto', 'hermit' or 'owlrl', got {self.reasoner!r}.")
+        if self.server not in ("granian", "waitress"):
+            raise ConfigurationError(f"KG_SERVER must be 'granian' or 'waitress', got {self.server!r}.")
+        if self.processes < 1:
+            raise ConfigurationError("KG_PROCESSES must be at least 1.")
+        if self.spare_workers < 0 or self.in_process_bound < 0:
+            raise ConfigurationError("KG_SPARE_WORKERS and KG_IN_PROCESS_BOUND must be zero or more.")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise ConfigurationError(f"KG_PUBLIC_URL must be an absolute http(s) URL, got {self.public_url!r}.")
 
@@ -151,6 +167,22 @@ class Settings:
         if unknown:
             raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         return cls(**values)
+
+    def environ(self) -> dict[str, str]:
+        """These settings as ``KG_*`` variables, for a child process's :meth:`from_env` to read back.
+
+        >>> Settings(port=8080, studies=(Path("a"), Path("b"))).environ()["KG_PORT"]
+        '8080'
+        """
+        out = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            if value is None:
+                continue
+            if setting.kind is tuple:
+                value = os.pathsep.join(str(v) for v in value)
+            out[setting.env] = str(value)
+        return out
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -239,8 +239,10 @@ class ParserProcess:
         env = dict(os.environ)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        return subprocess.Popen([sys.executable, "-c", "from kg.sparql import _parser_main; _parser_main()"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        from .processes import spawn  # from the long-lived spawner thread: see kg.processes
+
+        return spawn([sys.executable, "-c", "from kg.sparql import _parser_main; _parser_main()"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
 
     def parse(self, text: str, timeout: float) -> ParsedQuery:
         import pickle
@@ -316,6 +318,10 @@ def _parser_main() -> None:
     """The parser process: read length-prefixed queries on stdin, answer pickled results on stdout."""
     import pickle
     import struct
+
+    from .processes import die_with_parent
+
+    die_with_parent()  # a parse may run for its whole time limit: not for longer than its owner
 
     sys.setrecursionlimit(200_000)
     threading.stack_size(512 * 1024 * 1024)  # the recursion above needs a deep C stack too

@@ -51,3 +51,20 @@ def test_comparison_views_benchmark_smoke(tmp_path):
     assert all(v["status"] == 200 and v["median_ms"] > 0 and v["first_ms"] > 0 for v in document["views"])
     assert document["health_median_ms"] > 0
     assert (results / "compare-2000.md").read_text().startswith("# Comparison views over HTTP")
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_lookup_benchmark_against_oxigraph_smoke(tmp_path, bundled_build_dir):
+    """One short round on the bundled build: both servers answer every lookup, the ratios are computed."""
+    results = tmp_path / "results"
+    run = subprocess.run([sys.executable, str(BENCHMARKS / "lookup_bench.py"), "--build", str(bundled_build_dir),
+                          "--seconds", "1", "--rounds", "1", "--iris", "20", "--results", str(results)],
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    document = json.loads(next(results.glob("lookup-*.json")).read_text())
+    for label in ("oxigraph lookup", "kg /sparql lookup", "kg canned lookup"):
+        measured = document["median"][label]
+        assert measured["requests"] > 0 and measured["non_2xx"] == 0 and measured["socket_errors"] == 0, label
+    assert set(document["ratios"]) == {"kg /sparql lookup", "kg canned lookup"}
+    assert all(r["latency_p50_ratio"] > 0 for r in document["ratios"].values())

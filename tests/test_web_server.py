@@ -1,4 +1,4 @@
-"""One real server: `kg serve` in a subprocess on 127.0.0.1, queried with SPARQLWrapper and plain HTTP."""
+"""A real server: `kg serve` in a subprocess on 127.0.0.1 (granian, then waitress), queried with SPARQLWrapper and plain HTTP."""
 
 from __future__ import annotations
 
@@ -42,12 +42,13 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 60) -> N
     raise AssertionError("kg serve did not answer /health in time")
 
 
-@pytest.fixture(scope="module")
-def server(web_settings):
+@pytest.fixture(scope="module", params=["granian", "waitress"])
+def server(request, web_settings):
+    """`kg serve` under each HTTP server it offers (KG_SERVER): granian in two processes, waitress in one."""
     port = free_port()
     env = dict(os.environ)
     env.update({"KG_DATA_DIR": str(web_settings.data_dir), "KG_QUERIES_DIR": str(web_settings.queries_dir or ""),
-                "KG_WORKERS": "1", "KG_THREADS": "4"})
+                "KG_WORKERS": "1", "KG_THREADS": "4", "KG_SERVER": request.param, "KG_PROCESSES": "2"})
     if web_settings.ontology_dir:
         env["KG_ONTOLOGY_DIR"] = str(web_settings.ontology_dir)
     kg = Path(sys.executable).with_name("kg")
@@ -112,4 +113,19 @@ def test_plain_http(server):
     assert json.loads(error.value.read())["status"] == 404
     error.value.close()
     with urllib.request.urlopen(server + "/", timeout=10) as response:
-        assert response.headers["Server"].startswith("partnership-kg") or response.status == 200
+        assert response.status == 200 and response.headers["Content-Type"].startswith("text/html")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_body_over_the_limit_is_refused_and_the_server_reports_its_state(server):
+    body = b"SELECT * WHERE { ?s ?p ?o } #" + b"x" * 70_000  # over KG_MAX_QUERY_BYTES (64 KB)
+    request = urllib.request.Request(server + "/sparql", data=body, headers={"Content-Type": "application/sparql-query"})
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=10)
+    assert error.value.code == 413
+    error.value.close()
+    with urllib.request.urlopen(server + "/health", timeout=10) as response:
+        health = json.loads(response.read())
+    assert health["ok"] is True
+    assert health["workers"] == {"in_service": 1, "spare": 1, "restarts": 0}
+    assert set(health["in_process"]) >= {"ready", "answers"}

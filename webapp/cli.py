@@ -1,4 +1,4 @@
-"""``kg serve``: build when there is no build, then serve the web app with waitress.
+"""``kg serve``: build when there is no build, then serve the web app (granian or waitress, ``KG_SERVER``).
 
 Registered as the ``serve`` command of ``kg`` through the ``kg.commands`` entry point, so
 the kg package never imports the web layer. Exit codes are kg's: 0 stopped cleanly, 1 the
@@ -17,7 +17,7 @@ import click
 @click.option("--port", type=int, default=None, help="Port to listen on (default: KG_PORT or 5000).")
 @click.option("--build", "build_dir", type=click.Path(path_type=Path), default=None,
               help="Build folder to serve (default: KG_BUILD or build/); built first when missing.")
-@click.option("--threads", type=int, default=None, help="Request threads (default: KG_THREADS or 8).")
+@click.option("--threads", type=int, default=None, help="Request threads (default: KG_THREADS or 24).")
 @click.pass_context
 def serve(ctx: click.Context, host, port, build_dir, threads):
     """Serve the linked-data site, /sparql and the query gallery (production WSGI server)."""
@@ -29,11 +29,9 @@ def serve(ctx: click.Context, host, port, build_dir, threads):
 
 
 def run_serve(settings) -> None:
-    import waitress
+    from kg.store import DUMP_NAME
 
-    from kg.store import DUMP_NAME, open_store
-
-    from . import create_app
+    from .serving import serve as serve_with
 
     embedded = not settings.store.startswith(("sparql+", "oxigraph:"))
     if embedded and not (Path(settings.build_dir) / DUMP_NAME).is_file():
@@ -41,13 +39,11 @@ def run_serve(settings) -> None:
 
         click.echo(f"no build in {settings.build_dir}: building it first", err=True)
         build(settings)
-    store = open_store(settings)
-    app = create_app(settings, store)
-    click.echo(f"serving {settings.base_iri} at http://{settings.host}:{settings.port}/ "
-               f"({store.backend} store, {settings.threads} threads); Ctrl-C stops", err=True)
-    try:
-        waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads,
-                       ident="partnership-kg", max_request_body_size=max(settings.max_query_bytes * 4, 1 << 22),
-                       channel_timeout=max(30, int(settings.query_timeout) + 10), _quiet=True)
-    finally:
-        store.close()
+
+    def banner(backend: str) -> None:
+        processes = f"{settings.processes} processes × " if settings.server == "granian" else ""
+        click.echo(f"serving {settings.base_iri} at http://{settings.host}:{settings.port}/ "
+                   f"({backend} store, {settings.server}, {processes}{settings.threads} threads); Ctrl-C stops",
+                   err=True)
+
+    serve_with(settings, banner)

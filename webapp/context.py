@@ -38,8 +38,18 @@ class KG:
                 if self._store is None:
                     from kg.store import open_store
 
-                    self._store = open_store(self.settings)
+                    self._store = open_store(self.settings, local=True)
         return self._store
+
+    def warm(self) -> None:
+        """Pay before the first request what it would pay: the canned queries read and parsed
+        (rdflib, tens of milliseconds each). A server's fresh process otherwise made its first
+        lookup wait seconds behind that, under load (benchmarks/stall_bench.py)."""
+        from kg import sparql
+
+        for query in self.catalogue:
+            sparql.parse_bounded(query.sparql, max_terms=self.settings.max_query_terms,
+                                 timeout=self.settings.query_timeout)
 
     def cached(self, key: str, compute):
         """A value computed once per app (the data does not change while it runs)."""

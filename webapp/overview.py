@@ -27,7 +27,8 @@ def home():
 
 @bp.get("/health")
 def health():
-    """200 when a query worker answers a trivial query, 503 otherwise (for load balancers)."""
+    """200 when the store answers a trivial query, 503 otherwise (for load balancers), with the
+    store's own state: its workers in service and in reserve, and its in-process copy."""
     store = kg().store
     try:
         ok = store.query("ASK { }", timeout=5).boolean
@@ -35,4 +36,4 @@ def health():
         response = jsonify({"ok": False, "error": str(error), "status": 503, "backend": store.backend})
         response.status_code = 503
         return response
-    return jsonify({"ok": bool(ok), "status": 200, "backend": store.backend})
+    return jsonify({"ok": bool(ok), "status": 200, "backend": store.backend, **store.status()})

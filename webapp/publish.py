@@ -133,7 +133,7 @@ def _init(settings, plan: Plan, out: Path) -> None:
 
     from . import create_app
 
-    store = open_store(settings.replace(workers=1))
+    store = open_store(settings.replace(workers=1, spare_workers=0))
     _APP = create_app(settings, store)
     _APP.config["TESTING"] = True
     _PLAN, _OUT = plan, out
@@ -219,7 +219,7 @@ def _publish(settings, out: Path, base_url: str, max_resources: int, previous, p
     plan.dumps = {d.source: d.name for d in dumps}
     summary["dumps"] = {d.name: {"bytes": d.size, "sha256": d.sha256} for d in dumps}
 
-    store = open_store(settings.replace(workers=1))
+    store = open_store(settings.replace(workers=1, spare_workers=0))
     try:
         app = create_app(settings, store)
         app.config["TESTING"] = True

@@ -206,6 +206,7 @@ def result_response(result, chosen: negotiation.Format, body: bytes | None = Non
         response.headers["X-KG-Truncated"] = "true"
         response.headers["X-KG-Row-Limit"] = str(result.limit)
     response.headers["X-KG-Elapsed"] = f"{result.elapsed:.4f}"
+    response.headers["X-KG-Answered-By"] = result.answered_by
     return response
 
 

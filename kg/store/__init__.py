@@ -67,8 +67,12 @@ __all__ = [
 ]
 
 
-def open_store(settings, build_dir: str | os.PathLike | None = None) -> Store:
-    """The store ``settings.store`` names (KG_STORE), loaded from ``build_dir`` when embedded."""
+def open_store(settings, build_dir: str | os.PathLike | None = None, *, local: bool = False) -> Store:
+    """The store ``settings.store`` names (KG_STORE), loaded from ``build_dir`` when embedded.
+
+    ``local``: a server's store also keeps a copy of the build in this process for queries
+    proven cheap (KG_IN_PROCESS_BOUND, :mod:`kg.store.local`); a one-off command does without.
+    """
     choice = settings.store or "oxigraph"
     if choice.startswith(("sparql+http://", "sparql+https://")):
         return RemoteStore(settings, choice[len("sparql+"):])
@@ -77,7 +81,7 @@ def open_store(settings, build_dir: str | os.PathLike | None = None) -> Store:
         pinned = _PinnedDump.open(build_dir)  # every worker loads this build, checked (see _PinnedDump)
         spec = _WorkerSpec(choice, str(pinned.path.resolve()), None, pinned.fd, pinned.size)
         try:
-            return EmbeddedStore(settings, spec, choice, pinned)
+            return EmbeddedStore(settings, spec, choice, pinned, local=local)
         except BaseException:
             pinned.close()
             raise
@@ -85,7 +89,7 @@ def open_store(settings, build_dir: str | os.PathLike | None = None) -> Store:
         disk = Path(choice[len("oxigraph:"):]).resolve()
         if not disk.is_dir():
             raise BuildNotFound(f"There is no oxigraph store at {disk}: run 'kg build --store oxigraph:{disk}'.")
-        return EmbeddedStore(settings, _WorkerSpec("oxigraph", None, str(disk)), "oxigraph")
+        return EmbeddedStore(settings, _WorkerSpec("oxigraph", None, str(disk)), "oxigraph", local=local)
     raise ConfigurationError(
         f"KG_STORE={choice!r} is not a store: use 'oxigraph', 'oxigraph:PATH', 'rdflib' or "
         "'sparql+http(s)://HOST/PATH'."

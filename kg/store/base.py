@@ -191,6 +191,10 @@ class Store:
         text = f"SELECT ?o (COUNT(*) AS ?n) WHERE {{ VALUES ?o {{ {values} }} ?s ?p ?o }} GROUP BY ?o"
         return {str(o): int(n) for o, n in self.query(text, limit=1_000_000).rows}
 
+    def status(self) -> dict:
+        """What the store can say about its own state, for /health (nothing, by default)."""
+        return {}
+
     def stats(self) -> dict:
         """Triples per named graph and instances per class."""
         graphs = self.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",

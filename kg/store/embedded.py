@@ -11,6 +11,7 @@ from ..errors import (
     QueryRefused,
     QuerySyntaxError,
     QueryTimeout,
+    ServiceBusy,
     StoreError,
 )
 from .base import _RDFLIB_DEFAULT_GRAPH, ProtocolDataset, Store
@@ -24,8 +25,10 @@ from .workers import (
     Rows,
     Triples,
     WorkerPool,
+    _failure,
     _WorkerSpec,
 )
+from .local import LocalEngine
 
 
 class EmbeddedStore(Store):
@@ -39,14 +42,20 @@ class EmbeddedStore(Store):
 
     slow_seconds = 0.05
 
-    def __init__(self, settings, spec: _WorkerSpec, backend: str, pinned: _PinnedDump | None = None):
+    def __init__(self, settings, spec: _WorkerSpec, backend: str, pinned: _PinnedDump | None = None,
+                 local: bool = False):
         super().__init__(settings)
         self.backend = backend
         self.spec = spec
         self._pinned = pinned  # graph.nq held open: closed with the store
-        self.pool = WorkerPool(spec, settings.workers, memory_limit=settings.worker_memory_bytes)
+        self.pool = WorkerPool(spec, settings.workers, memory_limit=settings.worker_memory_bytes,
+                               spare=settings.spare_workers)
         self._graphs: list[str] | None = None
         self._last_seconds: dict[str, float] = {}
+        # proven-cheap queries in this process (a server's store; see kg.store.local)
+        self.local = (LocalEngine(spec, settings.in_process_bound)
+                      if local and spec.engine == "oxigraph" and settings.in_process_bound > 0 else None)
+        self.local_answers = 0
 
     def graphs(self) -> list[str]:
         if self._graphs is None:
@@ -55,10 +64,17 @@ class EmbeddedStore(Store):
             self._graphs = sorted(c[0][1] for c in rows.cells if c[0] and c[0][1] != _RDFLIB_DEFAULT_GRAPH)
         return list(self._graphs)
 
-    def _remember(self, text: str, seconds: float) -> None:
-        if len(self._last_seconds) > 4096:
-            self._last_seconds.clear()
-        self._last_seconds[text] = seconds
+    def _remember(self, key: str, seconds: float) -> None:
+        """Remember a shape's last CPU time; the shapes not seen for longest are forgotten first
+        (a flood of unique queries pushes out only itself, not the lookups that keep coming)."""
+        memory = self._last_seconds
+        memory.pop(key, None)
+        memory[key] = seconds
+        while len(memory) > 4096:
+            try:
+                memory.pop(next(iter(memory)))
+            except (StopIteration, RuntimeError, KeyError):  # another thread changed it meanwhile
+                break
 
     def _call(self, request: QueryRequest, timeout: float, slow: bool = False,
               text: str | None = None) -> bool | Rows | JsonRows | Triples:
@@ -91,26 +107,62 @@ class EmbeddedStore(Store):
                  output: str | None = None) -> QueryResult:
         union = not parsed.has_dataset_clause and dataset is None
         request = QueryRequest(parsed.text, parsed.kind, cells, union, limit, dataset, output)
-        # A query is quick only once it has been seen to be: one never seen (or seen slow) takes
-        # a slow turn, so no burst of new queries, however each is disguised (a comment, other
-        # spacing, other constants), can take the worker kept for quick ones. Known by its terms.
-        key = _sparql.normalised(parsed.text)
+        # A query is quick once a query of its shape (its terms, whatever its layout, comments
+        # and looked-up IRIs) has been seen to be, or when its work is bounded for every value
+        # (kg.bound). Any other (new, seen slow, disguised by a comment) takes a slow turn, so
+        # no burst of them can take the worker kept for quick ones.
+        key = parsed.key or _sparql.normalised(parsed.text)
         seconds = self._last_seconds.get(key)
-        slow = seconds is None or seconds >= self.slow_seconds
-        try:
-            value = self._call(request, timeout, slow=slow, text=key)
-        except (QueryTimeout, QueryOverMemory):
-            self._remember(key, timeout)
-            raise
+        seen_quick = seconds is not None and seconds < self.slow_seconds
+        work = self.local.work(parsed, cells.keys()) if self.local is not None else None
+        bounded = work is not None
+        value = self._local(request, key, work) if bounded and seen_quick else None
+        if value is None:
+            try:
+                value = self._call(request, timeout, slow=not (seen_quick or bounded), text=key)
+            except ServiceBusy:
+                raise  # never started: says nothing of the query's cost
+            except (QueryTimeout, QueryOverMemory):
+                self._remember(key, timeout)
+                raise
+            answered_by = "worker"
+        else:
+            answered_by = "in-process"
         match value:
             case JsonRows():
-                return QueryResult("select", variables=value.variables, json_body=value.body,
-                                   row_count=value.row_count, truncated=value.truncated)
+                result = QueryResult("select", variables=value.variables, json_body=value.body,
+                                     row_count=value.row_count, truncated=value.truncated)
             case Rows():
-                return QueryResult("select", variables=value.variables, cells=value.cells, truncated=value.truncated)
+                result = QueryResult("select", variables=value.variables, cells=value.cells, truncated=value.truncated)
             case Triples():
-                return QueryResult("graph", ntriples=value.ntriples, truncated=value.truncated)
-        return QueryResult("ask", boolean=value)
+                result = QueryResult("graph", ntriples=value.ntriples, truncated=value.truncated)
+            case _:
+                result = QueryResult("ask", boolean=value)
+        result.answered_by = answered_by
+        return result
+
+    def _local(self, request: QueryRequest, key: str, work: float) -> bool | Rows | JsonRows | Triples | None:
+        """The answer from the in-process copy, or None when all its turns are taken."""
+        try:
+            ran = self.local.run(request, work)
+        except Exception as error:  # noqa: BLE001 - the engine's failure, classified as a worker's is
+            raise self._error(_failure(error)) from None
+        if ran is None:
+            return None
+        value, seconds = ran
+        self._remember(key, seconds)  # a shape that turns out slow goes back to the workers
+        self.local_answers += 1
+        return value
+
+    def status(self) -> dict:
+        local = self.local
+        return {
+            "workers": self.pool.status(),
+            "in_process": None if local is None else {
+                "ready": local.ready, "answers": self.local_answers, "error": local.error,
+                "load_seconds": None if local.load_seconds is None else round(local.load_seconds, 1),
+            },
+        }
 
     def close(self) -> None:
         self.pool.close()

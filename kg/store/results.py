@@ -104,6 +104,7 @@ class QueryResult:
         self.truncated = bool(truncated)
         self.limit = limit
         self.elapsed = elapsed
+        self.answered_by = "store"  # the embedded stores say "worker" or "in-process" (kg.store.local)
 
     @property
     def _cells(self) -> list[tuple]:

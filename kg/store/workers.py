@@ -47,7 +47,8 @@ import pyoxigraph as ox
 import rdflib
 
 from .. import sparql as _sparql
-from ..errors import KGError, QueryOverMemory, QueryRefused, QueryTimeout, StoreError
+from ..processes import die_with_parent, spawn
+from ..errors import KGError, QueryOverMemory, QueryRefused, QueryTimeout, ServiceBusy, StoreError
 from .base import ProtocolDataset
 from .dump import _fd_source
 from .results import _results_json
@@ -129,7 +130,7 @@ class JsonRows:
 
     variables: list[str]
     body: bytes
-    row_count: int
+    row_count: int | None  # None: not counted (QueryResult counts the rows if asked)
     truncated: bool
 
 
@@ -207,14 +208,19 @@ def _failure(error: Exception) -> Failure:
 # --- the worker process ---------------------------------------------------------------------------
 
 
-def _run_oxigraph(store: ox.Store, request: QueryRequest) -> bool | Rows | Triples:
+def _ox_options(request: QueryRequest) -> dict:
+    """pyoxigraph's query options for a request: its dataset and its bound variables."""
     options = {"use_default_graph_as_union": request.union}
     if request.dataset is not None:
         options["default_graph"] = [ox.NamedNode(g) for g in request.dataset.default_graphs]
         options["named_graphs"] = [ox.NamedNode(g) for g in request.dataset.named_graphs]
     if request.bindings:
         options["substitutions"] = {ox.Variable(k): _ox_from_cell(c) for k, c in request.bindings.items()}
-    answer = store.query(request.text, **options)
+    return options
+
+
+def _run_oxigraph(store: ox.Store, request: QueryRequest) -> bool | Rows | Triples:
+    answer = store.query(request.text, **_ox_options(request))
     limit = request.limit
     if request.kind == "ask":
         return bool(answer)
@@ -308,6 +314,7 @@ def _worker_main(conn: Connection, spec: _WorkerSpec) -> None:
 
 def _worker_entry() -> None:
     """Entry point of a worker process: ``python -c`` calls this with the pipe's descriptor."""
+    die_with_parent()  # a query running for minutes must not outlive the store that started it
     conn = Connection(int(sys.argv[1]))
     spec = pickle.loads(bytes.fromhex(sys.argv[2]))
     _worker_main(conn, spec)
@@ -378,10 +385,16 @@ class WorkerPool:
     max_slow_waiting = 2
     """Most slow calls waiting for a turn at once; more are refused at once (503)."""
 
-    def __init__(self, spec: _WorkerSpec, size: int, start_timeout: float = 600.0, memory_limit: int | None = None):
+    def __init__(self, spec: _WorkerSpec, size: int, start_timeout: float = 600.0, memory_limit: int | None = None,
+                 spare: int = 0):
         self.spec = spec
         self.size = size
+        self.spare = spare
         self.memory_limit = memory_limit
+        # Loaded workers in reserve: a killed worker's place is taken at once, not after a reload
+        # (15 s at 1M triples); its replacement then loads in the background and joins the reserve.
+        self._spares: list[_Worker] = []
+        self._active = 0  # workers in service: idle or answering
         self._slow_waiting = 0
         self._slow_turns = threading.BoundedSemaphore(max(1, size - 1))
         self._idle: queue.Queue[_Worker] = queue.Queue()
@@ -391,15 +404,25 @@ class WorkerPool:
         self._last_error: str | None = None
         self._start_timeout = start_timeout
         self.restarts = 0
-        started = [self._start() for _ in range(size)]
+        started = [self._start() for _ in range(size + spare)]
         try:
             for worker in started:
                 self._await_ready(worker)
-                self._idle.put(worker)
+                self._enlist(worker)
         except BaseException:
             self.close()
             raise
         _pools.add(self)
+
+    def _enlist(self, worker: _Worker) -> None:
+        """A loaded worker goes into service, or into the reserve when enough are in service."""
+        with self._lock:
+            if self._active < self.size:
+                self._active += 1
+            else:
+                self._spares.append(worker)
+                return
+        self._idle.put(worker)
 
     def _start(self) -> _Worker:
         # A fresh interpreter, not a fork: the parent may be a multi-threaded web server, and
@@ -407,7 +430,7 @@ class WorkerPool:
         parent_sock, child_sock = socket.socketpair()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_IMPORT_ROOT, env.get("PYTHONPATH")]))
-        process = subprocess.Popen(
+        process = spawn(  # from the long-lived spawner thread: see kg.processes
             [sys.executable, "-c", _WORKER_COMMAND, str(child_sock.fileno()), pickle.dumps(self.spec).hex()],
             pass_fds=(child_sock.fileno(), *self.spec.fds), stdin=subprocess.DEVNULL, env=env, close_fds=True,
         )
@@ -435,11 +458,24 @@ class WorkerPool:
             self._all.discard(worker)
 
     def _replace(self, worker: _Worker) -> None:
-        """Kill a worker and start its replacement in the background."""
+        """Kill a worker in service; a spare takes its place, and a fresh one loads in the background."""
         self._discard(worker)
         if self._closed:
             return
         self.restarts += 1
+        with self._lock:
+            self._active -= 1
+            spare = None
+            while self._spares and spare is None:
+                candidate = self._spares.pop()
+                if candidate.alive():
+                    spare = candidate
+                    self._active += 1
+                else:
+                    self._all.discard(candidate)
+                    candidate.kill()
+        if spare is not None:
+            self._idle.put(spare)
 
         def start():
             try:
@@ -452,7 +488,7 @@ class WorkerPool:
                 self._discard(fresh)
             else:
                 self._last_error = None
-                self._idle.put(fresh)
+                self._enlist(fresh)
 
         threading.Thread(target=start, name="kg-worker-restart", daemon=True).start()
 
@@ -471,7 +507,7 @@ class WorkerPool:
         # server, and a flood of runaways must not take them all. The others are told at once.
         with self._lock:
             if self._slow_waiting >= self.max_slow_waiting:
-                raise QueryTimeout(
+                raise ServiceBusy(
                     f"The service is busy with {self._slow_waiting + max(1, self.size - 1)} slow queries; this one was "
                     "not started. Try again shortly, or narrow it (a more specific pattern, a LIMIT).")
             self._slow_waiting += 1
@@ -488,8 +524,8 @@ class WorkerPool:
             self._slow_turns.release()
 
     @staticmethod
-    def _busy(timeout: float) -> QueryTimeout:
-        return QueryTimeout(
+    def _busy(timeout: float) -> ServiceBusy:
+        return ServiceBusy(
             f"Every query worker stayed busy for the {timeout:g} s limit (KG_QUERY_TIMEOUT); "
             "try again, or raise KG_WORKERS."
         )
@@ -558,6 +594,11 @@ class WorkerPool:
                     f"The query needed more than the {_megabytes(limit)} a query worker may use (KG_WORKER_MEMORY) "
                     f"and was stopped at {_megabytes(used)}. Narrow it (a more specific pattern, a LIMIT), or raise "
                     "the limit.")
+
+    def status(self) -> dict:
+        """Workers in service and in reserve, and how many were replaced so far."""
+        with self._lock:
+            return {"in_service": self._active, "spare": len(self._spares), "restarts": self.restarts}
 
     def close(self) -> None:
         self._closed = True
