@@ -62,3 +62,21 @@ def bind_prefixes(graph) -> None:
 def sparql_prologue() -> str:
     """PREFIX lines for every namespace in PREFIXES (used by the CLI and the editor)."""
     return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
+
+
+_PREFIX_ITEMS = sorted(((str(ns), prefix) for prefix, ns in PREFIXES.items()), key=lambda kv: -len(kv[0]))
+
+
+def curie(iri: str) -> str:
+    """``hscp:Partnership`` for a term in a known namespace, else the IRI itself.
+
+    >>> curie("http://www.w3.org/2004/02/skos/core#prefLabel"), curie("urn:x")
+    ('skos:prefLabel', 'urn:x')
+    """
+    iri = str(iri)
+    for namespace, prefix in _PREFIX_ITEMS:
+        if iri.startswith(namespace) and len(iri) > len(namespace):
+            rest = iri[len(namespace):]
+            if "/" not in rest and "#" not in rest:
+                return f"{prefix}:{rest}"
+    return iri

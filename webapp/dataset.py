@@ -10,19 +10,18 @@ terms that replace it (``dct:isReplacedBy``).
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file, url_for
-from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCAT, OWL, RDF, RDFS, SH, SKOS, VOID
+from rdflib import Graph, URIRef
+from rdflib.namespace import DCAT, RDF, VOID
 
 from kg import citation, formats
 from kg.build import DUMPS, LICENSE
-from kg.namespaces import DCT, HSCP_IRI, ONTOLOGY_IRI, bind_prefixes
+from kg.namespaces import DCT, bind_prefixes
+from kg.ontology_page import ontology_documentation
 
 from . import negotiation
 from .context import kg
-from .rendering import curie, labels_for, term_view
+from .rendering import labels_for, term_view
 
 bp = Blueprint("dataset", __name__)
 KINDS = ("html", "graph")
@@ -156,122 +155,13 @@ def ontology_version(rest: str):
     return redirect(url_for("dataset.ontology"), 303)
 
 
-def _first(graph: Graph, node, *properties) -> str | None:
-    for p in properties:
-        for o in graph.objects(node, p):
-            if isinstance(o, Literal) and (o.language in (None, "en")):
-                return str(o)
-    return None
-
-
-def _queries_using() -> dict[str, list]:
-    """Term IRI -> canned queries whose text mentions it (as hscp:X or the full IRI)."""
-    found: dict[str, list] = {}
-    pattern = re.compile(r"hscp:([A-Za-z_][A-Za-z0-9_\-]*)|<" + re.escape(HSCP_IRI) + r"([^>]+)>")
-    for query in kg().catalogue:
-        for match in set(pattern.findall(query.sparql)):
-            iri = HSCP_IRI + (match[0] or match[1])
-            found.setdefault(iri, [])
-            if query not in found[iri]:
-                found[iri].append(query)
-    return found
-
-
-def _constraint(shapes: Graph, shape) -> dict:
-    def short(term):
-        return curie(term) if isinstance(term, URIRef) else str(term)
-
-    parts = []
-    for p, label in ((SH.minCount, "at least"), (SH.maxCount, "at most")):
-        value = shapes.value(shape, p)
-        if value is not None:
-            parts.append(f"{label} {value}")
-    for p, label in ((SH["class"], "of class"), (SH.datatype, "of datatype"), (SH.nodeKind, "node kind"),
-                     (SH.pattern, "matching"), (SH.hasValue, "equal to")):
-        value = shapes.value(shape, p)
-        if value is not None:
-            parts.append(f"{label} {short(value)}")
-    path = shapes.value(shape, SH.path)
-    return {"path": short(path) if path is not None else "", "path_iri": str(path) if path is not None else None,
-            "rule": ", ".join(parts), "message": _first(shapes, shape, SH.message) or ""}
-
-
-def _deprecated(graph: Graph, node) -> bool:
-    """Whether the term is ``owl:deprecated true``."""
-    return any(isinstance(o, Literal) and str(o).strip().lower() in ("true", "1") for o in graph.objects(node, OWL.deprecated))
-
-
 def _def_page() -> dict:
-    vocabulary = kg().vocabulary
-    tbox, schemes, shapes = vocabulary.tbox, vocabulary.schemes, vocabulary.shapes
-    counts = kg().stats()["classes"]
-    property_counts = kg().store.property_counts()
-    using = _queries_using()
-
-    shapes_by_class: dict[str, list] = {}
-    shapes_by_path: dict[str, list] = {}
-    for node_shape in set(shapes.subjects(SH.targetClass, None)):
-        targets = [str(c) for c in shapes.objects(node_shape, SH.targetClass)]
-        for prop_shape in shapes.objects(node_shape, SH.property):
-            constraint = _constraint(shapes, prop_shape)
-            for target in targets:
-                shapes_by_class.setdefault(target, []).append(constraint)
-                if constraint["path_iri"]:
-                    shapes_by_path.setdefault(constraint["path_iri"], []).append(dict(constraint, on=curie(target)))
-
-    def term(iri, kind: str) -> dict:
-        node = URIRef(iri)
-        parents = [term_view(o, {}) for o in tbox.objects(node, RDFS.subClassOf if kind == "class" else RDFS.subPropertyOf)
-                   if isinstance(o, URIRef)]
-        entry = {
-            "iri": iri, "name": iri[len(HSCP_IRI):], "kind": kind,
-            "label": _first(tbox, node, RDFS.label, SKOS.prefLabel) or iri[len(HSCP_IRI):],
-            "definition": _first(tbox, node, SKOS.definition, RDFS.comment) or "",
-            "parents": parents,
-            "queries": using.get(iri, []),
-            # a deprecated term stays listed (its IRI keeps resolving here), marked, with its replacement
-            "deprecated": _deprecated(tbox, node),
-            "replaced_by": [term_view(o, {}) for o in sorted(tbox.objects(node, DCT.isReplacedBy), key=str)
-                            if isinstance(o, URIRef)],
-        }
-        if kind == "class":
-            entry["count"] = counts.get(iri, 0)
-            entry["constraints"] = shapes_by_class.get(iri, [])
-        else:
-            entry["count"] = property_counts.get(iri, 0)
-            entry["constraints"] = shapes_by_path.get(iri, [])
-            entry["domain"] = [term_view(o, {}) for o in tbox.objects(node, RDFS.domain) if isinstance(o, URIRef)]
-            entry["range"] = [term_view(o, {}) for o in tbox.objects(node, RDFS.range) if isinstance(o, URIRef)]
-        return entry
-
-    own = lambda s: isinstance(s, URIRef) and str(s).startswith(HSCP_IRI)  # noqa: E731
-    classes = sorted({str(s) for s in tbox.subjects(RDF.type, OWL.Class) if own(s)})
-    properties = sorted({str(s) for t in (OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty)
-                         for s in tbox.subjects(RDF.type, t) if own(s)})
-    scheme_nodes = sorted(set(schemes.subjects(RDF.type, SKOS.ConceptScheme)), key=str)
-    concept_iris = [str(c) for c in schemes.subjects(SKOS.inScheme, None)]
-    uses = kg().store.reference_counts(concept_iris)
-    scheme_entries = []
-    for scheme in scheme_nodes:
-        concepts = sorted(set(schemes.subjects(SKOS.inScheme, scheme)), key=str)
-        scheme_entries.append({
-            "iri": str(scheme), "href": kg().local_href(str(scheme)),
-            "label": _first(schemes, scheme, SKOS.prefLabel, DCT.title) or str(scheme),
-            "definition": _first(schemes, scheme, SKOS.definition) or "",
-            "concepts": [{"iri": str(c), "href": kg().local_href(str(c)),
-                          "label": _first(schemes, c, SKOS.prefLabel) or str(c),
-                          "notation": str(schemes.value(c, SKOS.notation) or ""),
-                          "definition": _first(schemes, c, SKOS.definition) or "",
-                          "count": uses.get(str(c), 0)} for c in concepts],
-        })
-    title = _first(tbox, URIRef(ONTOLOGY_IRI), DCT.title) or "Ontology"
-    return {
-        "title": title,
-        "description": _first(tbox, URIRef(ONTOLOGY_IRI), DCT.description) or "",
-        "version": str(tbox.value(URIRef(ONTOLOGY_IRI), OWL.versionInfo) or ""),
-        "classes": [term(c, "class") for c in classes],
-        "properties": [term(p, "property") for p in properties],
-        "schemes": scheme_entries,
-        "ontology_iri": ONTOLOGY_IRI,
-    }
-
+    """/def's content (kg.ontology_page), with links to terms and resources as this site makes them."""
+    return ontology_documentation(
+        kg().vocabulary, kg().catalogue,
+        class_counts=kg().stats()["classes"],
+        property_counts=kg().store.property_counts(),
+        reference_counts=kg().store.reference_counts,
+        term=lambda node: term_view(node, {}),
+        href=kg().local_href,
+    )

@@ -14,23 +14,9 @@ from flask import Flask
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import XSD
 
-from kg.namespaces import PREFIXES
+from kg.namespaces import curie  # noqa: F401 - the templates and views take it from here
 
 from .context import VENDOR_DIR, kg
-
-_PREFIX_ITEMS = sorted(((str(ns), prefix) for prefix, ns in PREFIXES.items()), key=lambda kv: -len(kv[0]))
-
-
-def curie(iri: str) -> str:
-    """``hscp:Partnership`` for a term in a known namespace, else the IRI itself."""
-    iri = str(iri)
-    for namespace, prefix in _PREFIX_ITEMS:
-        if iri.startswith(namespace) and len(iri) > len(namespace):
-            rest = iri[len(namespace):]
-            if "/" not in rest and "#" not in rest:
-                return f"{prefix}:{rest}"
-    return iri
-
 
 @dataclasses.dataclass(frozen=True)
 class Term:
