@@ -21,19 +21,23 @@ def app():
     from kg.errors import KGError
     from kg.processes import die_with_parent
     from kg.settings import Settings
-    from kg.store import open_store
-
-    from . import create_app
 
     die_with_parent()  # granian's main process gone (even killed): this process and its workers go too
-    settings = Settings.from_env()
     try:
-        store = open_store(settings, local=True)
+        return _application(Settings.from_env())
     except KGError as error:
         # granian then stops, and says the worker exited; the message says why
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    application = create_app(settings, store)
+
+
+def _application(settings):
+    """The app over a store of its own (with its in-process copy), warmed before its first request."""
+    from kg.store import open_store
+
+    from . import create_app
+
+    application = create_app(settings, open_store(settings, local=True))
     application.extensions["kg"].warm()
     return application
 
@@ -49,13 +53,8 @@ def serve(settings, banner) -> None:
 def _waitress(settings, banner) -> None:
     import waitress
 
-    from kg.store import open_store
-
-    from . import create_app
-
-    store = open_store(settings, local=True)
-    application = create_app(settings, store)
-    application.extensions["kg"].warm()
+    application = _application(settings)
+    store = application.extensions["kg"].store
     banner(store.backend)
     try:
         waitress.serve(application, host=settings.host, port=settings.port, threads=settings.threads,
